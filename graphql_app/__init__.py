@@ -1,0 +1,1 @@
+"""A GraphQL API with JWT-authenticated resolvers: Strawberry on FastAPI, Beanie on MongoDB."""

@@ -1,0 +1,69 @@
+"""The one place where errors get their `extensions.code`.
+
+Domain exceptions carry their code; errors Strawberry raised with extensions keep them;
+parse and validation failures get GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED; anything
+else is an unexpected failure: logged in full with a request id, answered with
+"Internal server error" and that id only.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from ..errors import DomainError
+
+log = logging.getLogger("graphql_app.errors")
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        parsed = self.execution_context.graphql_document is not None
+        result.errors = [self._shape(error, parsed) for error in result.errors]
+
+    def _shape(self, error: GraphQLError, parsed: bool) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            return _with(error, original.message, original.extensions)
+        if error.extensions and "code" in error.extensions:
+            return error
+        if original is None:
+            if not parsed:
+                return _with(error, error.message, {"code": "GRAPHQL_PARSE_FAILED"})
+            if error.path is None:
+                code = "BAD_USER_INPUT" if error.message.startswith("Variable ") else (
+                    "GRAPHQL_VALIDATION_FAILED"
+                )
+                return _with(error, error.message, {"code": code})
+        request_id = uuid.uuid4().hex
+        log.error(
+            "unexpected error %s in %s",
+            request_id,
+            self.execution_context.operation_name or "anonymous operation",
+            exc_info=original or error,
+        )
+        return _with(
+            error,
+            "Internal server error",
+            {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )

@@ -1,0 +1,43 @@
+"""Query resolvers: arguments → service call → GraphQL type."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import UNSET
+from strawberry.types import Info
+
+from .. import todos, users
+from ..context import Context
+from ..permissions import IsAdmin, IsAuthenticated
+from .types import Todo, TodoConnection, User, UserConnection
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def me(self, info: Info[Context, None]) -> User:
+        principal = await info.context.require_principal()
+        return User.from_model(principal.user)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def todos(
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = UNSET,
+        done: bool | None = UNSET,
+    ) -> TodoConnection:
+        """The caller's own todos, newest first."""
+        owner_id = (await info.context.require_principal()).user_id
+        done = None if done is UNSET else done
+        page = await todos.page(owner_id, first, after or None, done)
+        return TodoConnection.from_page(page, owner_id, done)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def todo(self, info: Info[Context, None], id: strawberry.ID) -> Todo:
+        owner_id = (await info.context.require_principal()).user_id
+        return Todo.from_model(await todos.get(owner_id, id))
+
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def users(self, first: int | None = 20, after: str | None = UNSET) -> UserConnection:
+        return UserConnection.from_page(await users.page(first, after or None))

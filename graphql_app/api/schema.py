@@ -1,0 +1,49 @@
+"""The Strawberry schema, with the query limits and caches of the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from ..settings import Settings
+from .extensions import ErrorCodes
+from .mutations import Mutation
+from .queries import Query
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Silence Strawberry's traceback per error: ErrorCodes logs the unexpected ones."""
+
+
+def build_schema(settings: Settings | None = None) -> Schema:
+    settings = settings or Settings()
+    depth, aliases = settings.max_query_depth, settings.max_aliases
+    tokens = settings.max_query_tokens
+    # Limits first: their validation rules must be in place before ValidationCache runs.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        lambda: MaxTokensLimiter(max_token_count=tokens),
+        lambda: QueryDepthLimiter(max_depth=depth),
+        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    # Module-level LRU caches shared by every request: parse and validate a query text once.
+    extensions += [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)

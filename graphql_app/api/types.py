@@ -1,0 +1,144 @@
+"""GraphQL output types, built from the stored documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+import strawberry
+from beanie import PydanticObjectId
+from strawberry.types import Info
+
+from .. import models, todos, users
+from ..auth.service import AuthResult
+from ..context import Context
+from ..errors import NotFound
+from ..pagination import Page
+
+Role = strawberry.enum(models.Role, name="Role")
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    username: str
+    roles: list[Role]
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, user: models.User) -> User:
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            username=user.username,
+            roles=list(user.roles),
+            created_at=user.created_at,
+        )
+
+
+@strawberry.type
+class Todo:
+    id: strawberry.ID
+    title: str
+    done: bool
+    created_at: datetime
+    updated_at: datetime
+    owner_id: strawberry.Private[PydanticObjectId]
+
+    @strawberry.field
+    async def owner(self, info: Info[Context, None]) -> User:
+        user = await info.context.user_loader.load(self.owner_id)
+        if user is None:
+            raise NotFound("Owner not found")
+        return User.from_model(user)
+
+    @classmethod
+    def from_model(cls, todo: models.Todo) -> Todo:
+        return cls(
+            id=strawberry.ID(str(todo.id)),
+            title=todo.title,
+            done=todo.done,
+            created_at=todo.created_at,
+            updated_at=todo.updated_at,
+            owner_id=todo.owner_id,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+def page_info(page: Page[T]) -> PageInfo:
+    end = page.items[-1][0] if page.items else None
+    return PageInfo(has_next_page=page.has_next_page, end_cursor=end)
+
+
+@strawberry.type
+class TodoEdge:
+    cursor: str
+    node: Todo
+
+
+@strawberry.type
+class TodoConnection:
+    edges: list[TodoEdge]
+    page_info: PageInfo
+    owner_id: strawberry.Private[PydanticObjectId]
+    done: strawberry.Private[bool | None]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        """Counted only when asked for: the filter's matches, not the page's size."""
+        return await todos.count(self.owner_id, self.done)
+
+    @classmethod
+    def from_page(
+        cls, page: Page[models.Todo], owner_id: PydanticObjectId, done: bool | None
+    ) -> TodoConnection:
+        edges = [TodoEdge(cursor=c, node=Todo.from_model(t)) for c, t in page.items]
+        return cls(edges=edges, page_info=page_info(page), owner_id=owner_id, done=done)
+
+
+@strawberry.type
+class UserEdge:
+    cursor: str
+    node: User
+
+
+@strawberry.type
+class UserConnection:
+    edges: list[UserEdge]
+    page_info: PageInfo
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await users.count()
+
+    @classmethod
+    def from_page(cls, page: Page[models.User]) -> UserConnection:
+        edges = [UserEdge(cursor=c, node=User.from_model(u)) for c, u in page.items]
+        return cls(edges=edges, page_info=page_info(page))
+
+
+@strawberry.type
+class AuthPayload:
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    user: User
+
+    @classmethod
+    def from_result(cls, result: AuthResult) -> AuthPayload:
+        return cls(
+            access_token=result.access_token,
+            refresh_token=result.refresh_token,
+            token_type="Bearer",
+            expires_in=result.expires_in,
+            user=User.from_model(result.user),
+        )
+

@@ -1,0 +1,114 @@
+"""The app factory: FastAPI + the GraphQL router, health, JWKS; no import-time singletons."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from strawberry.fastapi import GraphQLRouter
+from cross_web import HTTPException
+
+from .api.graphiql import render_graphiql, static_files
+from .api.schema import build_schema
+from .context import Context, context_getter
+from .database import Client, init_database, make_client, ping
+from .embedded import embedded_database
+from .http_limits import BodySizeLimit
+from .services import Services
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Router(GraphQLRouter[Context, None]):
+    """Strawberry's router with JSON 4xx bodies and a GraphiQL page that needs no CDN."""
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            code = "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_SERVER_ERROR"
+            return JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
+                status_code=exc.status_code,
+            )
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        if isinstance(parsed, list) and not self.batching:
+            raise HTTPException(400, "Batched requests are not enabled")
+        if not isinstance(parsed, (dict, list)):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Any:
+        return render_graphiql(request)
+
+    batching = False
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = Services.build(settings)
+    state: dict[str, Client] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            url = settings.mongodb_url
+            if url is None:
+                data_dir = settings.data_dir
+                url = await stack.enter_async_context(
+                    embedded_database(data_dir / "db", data_dir)
+                )
+            client = make_client(url)
+            stack.push_async_callback(client.close)
+            await init_database(client, settings.mongodb_db)
+            state["client"] = client
+            yield
+
+    app = FastAPI(
+        title="graphql-app", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    router = Router(
+        build_schema(settings),
+        context_getter=context_getter(services),
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        subscription_protocols=(),
+    )
+    router.batching = settings.allow_batching
+    app.include_router(router, prefix="/graphql")
+    app.mount("/static", static_files(), name="static")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        client = state.get("client")
+        healthy = client is not None and await ping(client)
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable"}, status_code=200 if healthy else 503
+        )
+
+    @app.get("/.well-known/jwks.json")
+    async def jwks() -> Response:
+        keys = services.codec.jwks()
+        if keys is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return Response(json.dumps(keys), media_type="application/json")
+
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=True,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,2 @@
+"""Authentication: password hashing, JWT keys and tokens, sessions, and the service that
+combines them."""

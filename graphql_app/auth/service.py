@@ -1,0 +1,156 @@
+"""The token lifecycle: register, login, refresh, logout, logoutAll, changePassword, and the
+authentication of a request. Knows nothing of GraphQL or HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from .. import users, validation
+from ..errors import BadUserInput, Reason, Unauthenticated
+from ..models import User
+from ..settings import Settings
+from . import sessions
+from .passwords import burn_verification, hash_password, verify_password
+from .throttle import LoginThrottle
+from .tokens import Claims, TokenCodec, TokenType
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: the stored user (roles read from it) and the token's claims."""
+
+    user: User
+    claims: Claims
+
+    @property
+    def user_id(self) -> PydanticObjectId:
+        return _user_id(self.user)
+
+
+class AuthService:
+    def __init__(self, settings: Settings, codec: TokenCodec) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.throttle = LoginThrottle(
+            settings.login_max_failures,
+            settings.login_max_failures_per_address,
+            settings.login_window_seconds,
+        )
+
+    async def register(self, username: str, password: str) -> AuthResult:
+        user = await users.create_user(username, password, self.settings.bcrypt_rounds)
+        return await self._start_session(user)
+
+    async def login(self, username: str, password: str, address: str) -> AuthResult:
+        await self.throttle.check(username, address)
+        user = await users.get_by_username(username)
+        if user is None:
+            await burn_verification(password, self.settings.bcrypt_rounds)
+            ok = False
+        else:
+            ok = await verify_password(password, user.password_hash)
+        if not ok or user is None:
+            await self.throttle.record_failure(username, address)
+            raise Unauthenticated(Reason.BAD_CREDENTIALS)
+        await self.throttle.clear(username, address)
+        return await self._start_session(user)
+
+    async def refresh(self, refresh_token: str | None) -> AuthResult:
+        if not refresh_token:
+            raise Unauthenticated(Reason.MISSING_TOKEN)
+        claims = self.codec.verify(refresh_token, TokenType.REFRESH)
+        user = await User.get(_object_id(claims.sub))
+        if user is None:
+            raise Unauthenticated(Reason.TOKEN_INVALID)
+        if user.token_version != claims.tv:
+            raise Unauthenticated(Reason.TOKEN_REVOKED)
+        jti = await sessions.rotate(claims.sid, _user_id(user), claims.jti, self._refresh_ttl)
+        return self._issue(user, claims.sid, jti)
+
+    async def logout(self, refresh_token: str | None, caller: Principal | None) -> bool:
+        """End the session of the refresh token (and of the caller's access token).
+
+        Idempotent: an expired, revoked or unknown-but-validly-signed token still answers True.
+        """
+        sids = {caller.claims.sid} if caller else set()
+        if refresh_token:
+            sids.add(self.codec.verify(refresh_token, TokenType.REFRESH, allow_expired=True).sid)
+        if not sids:
+            raise Unauthenticated(Reason.MISSING_TOKEN)
+        await asyncio.gather(*(sessions.revoke(sid) for sid in sids))
+        return True
+
+    async def logout_all(self, user: User) -> bool:
+        await self._revoke_everything(user)
+        return True
+
+    async def change_password(self, user: User, current: str, new: str) -> AuthResult:
+        validation.password(new)
+        if not await verify_password(current, user.password_hash):
+            raise BadUserInput("Current password is incorrect")
+        user.password_hash = await hash_password(new, self.settings.bcrypt_rounds)
+        await self._revoke_everything(user)
+        return await self._start_session(user)
+
+    async def authenticate(self, access_token: str) -> Principal:
+        """Verify the token, then fetch the user and check the session concurrently."""
+        claims = self.codec.verify(access_token, TokenType.ACCESS)
+        user_id = _object_id(claims.sub)
+        user, active = await asyncio.gather(
+            User.get(user_id), sessions.is_active(claims.sid, user_id)
+        )
+        if user is None:
+            raise Unauthenticated(Reason.TOKEN_INVALID)
+        if user.token_version != claims.tv or not active:
+            raise Unauthenticated(Reason.TOKEN_REVOKED)
+        return Principal(user, claims)
+
+    async def _revoke_everything(self, user: User) -> None:
+        """Bump the token version (kills every token issued before) and close every session."""
+        user.token_version += 1
+        await user.save()
+        await sessions.revoke_all(_user_id(user))
+
+    async def _start_session(self, user: User) -> AuthResult:
+        sid, jti = await sessions.open_session(_user_id(user), self._refresh_ttl)
+        return self._issue(user, sid, jti)
+
+    def _issue(self, user: User, sid: str, refresh_jti: str) -> AuthResult:
+        sub, tv = str(user.id), user.token_version
+        ttl = self.settings.access_token_ttl
+        access = self.codec.issue(
+            TokenType.ACCESS, sub=sub, sid=sid, tv=tv, ttl=ttl, roles=[r.value for r in user.roles]
+        )
+        refresh = self.codec.issue(
+            TokenType.REFRESH, sub=sub, sid=sid, tv=tv, ttl=self._refresh_ttl, jti=refresh_jti
+        )
+        return AuthResult(user, access.token, refresh.token, ttl)
+
+    @property
+    def _refresh_ttl(self) -> int:
+        return self.settings.refresh_token_ttl
+
+
+def _object_id(sub: str) -> PydanticObjectId:
+    try:
+        return PydanticObjectId(ObjectId(sub))
+    except (InvalidId, TypeError):
+        raise Unauthenticated(Reason.TOKEN_INVALID) from None
+
+
+def _user_id(user: User) -> PydanticObjectId:
+    assert user.id is not None, "a stored user has an id"  # noqa: S101
+    return user.id

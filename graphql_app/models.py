@@ -1,0 +1,98 @@
+"""Beanie documents: what is stored in MongoDB, and the indexes that serve each query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+
+class Role(str, Enum):
+    USER = "USER"
+    ADMIN = "ADMIN"
+
+
+def utcnow() -> datetime:
+    """Now, truncated to MongoDB's millisecond precision so stored and returned values agree."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class User(Document):
+    username: str  # lower-cased
+    password_hash: str
+    roles: list[Role] = Field(default_factory=lambda: [Role.USER])
+    # Bumped by logoutAll and changePassword: every token carrying an older value is dead.
+    token_version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "users"
+        indexes = [
+            IndexModel([("username", ASCENDING)], unique=True, name="username_unique"),
+            IndexModel(
+                [("created_at", DESCENDING), ("_id", DESCENDING)], name="created_desc"
+            ),
+        ]
+
+
+class Session(Document):
+    """A refresh-token family. Access tokens name it in `sid`; revoking it revokes them."""
+
+    id: str  # type: ignore[assignment]  # the sid, a random string rather than an ObjectId
+    user_id: PydanticObjectId
+    refresh_jti: str  # the only refresh token of this family that may still be used
+    revoked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+    class Settings:
+        name = "sessions"
+        indexes = [
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+            IndexModel([("user_id", ASCENDING)], name="by_user"),
+        ]
+
+
+class Todo(Document):
+    owner_id: PydanticObjectId
+    title: str
+    done: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "todos"
+        indexes = [
+            IndexModel(
+                [("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="owner_newest",
+            ),
+            IndexModel(
+                [
+                    ("owner_id", ASCENDING),
+                    ("done", ASCENDING),
+                    ("created_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="owner_done_newest",
+            ),
+        ]
+
+
+class LoginFailures(Document):
+    """Failed logins of one key (username and address, or address alone) in a window."""
+
+    id: str  # type: ignore[assignment]
+    failures: int = 0
+    expires_at: datetime
+
+    class Settings:
+        name = "login_failures"
+        indexes = [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")]
+
+
+DOCUMENT_MODELS: list[type[Document]] = [User, Session, Todo, LoginFailures]

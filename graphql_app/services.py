@@ -1,0 +1,22 @@
+"""What one app instance holds: its settings and the services built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .auth.keys import load_keyring
+from .auth.service import AuthService
+from .auth.tokens import TokenCodec
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    codec: TokenCodec
+    auth: AuthService
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        codec = TokenCodec(load_keyring(settings), settings.jwt_issuer, settings.jwt_audience)
+        return cls(settings, codec, AuthService(settings, codec))

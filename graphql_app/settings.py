@@ -1,0 +1,109 @@
+"""Configuration from the environment variables of API.md, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Algorithm = Literal["HS256", "RS256", "ES256", "EdDSA"]
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(ValueError):
+    """A setting that makes the service refuse to start; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    app_env: Literal["development", "production"] = "development"
+    mongodb_url: str | None = None
+    mongodb_db: str = "graphql_app"
+    data_dir: Path = Path(".data")
+
+    jwt_secret: SecretStr | None = None
+    # Older HS256 secrets, comma-separated: they still verify, never sign (key rotation).
+    jwt_previous_secrets: SecretStr | None = None
+    jwt_algorithm: Algorithm = "HS256"
+    jwt_private_key_file: Path | None = None
+    # Older PEM keys (private or public), comma-separated paths: verify only.
+    jwt_previous_key_files: str = ""
+    jwt_issuer: str = "graphql-app"
+    jwt_audience: str = "graphql-app"
+    access_token_ttl: int = Field(default=900, ge=1)
+    refresh_token_ttl: int = Field(default=1_209_600, ge=1)
+
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    max_query_tokens: int = Field(default=2000, ge=1)
+    allow_batching: bool = False
+
+    refresh_cookie: bool = False
+    cookie_secure: bool = True
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    trusted_proxies: str = ""
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection is not None:
+            return self.introspection
+        return not self.is_production
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_origins)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
+    @property
+    def previous_key_files(self) -> list[Path]:
+        return [Path(p) for p in _split(self.jwt_previous_key_files)]
+
+    @property
+    def previous_secrets(self) -> list[str]:
+        raw = self.jwt_previous_secrets.get_secret_value() if self.jwt_previous_secrets else ""
+        return _split(raw)
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if not self.is_production:
+            return self
+        if not self.mongodb_url:
+            raise ConfigError("MONGODB_URL is required when APP_ENV=production")
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "
+                    "when APP_ENV=production"
+                )
+        elif self.jwt_private_key_file is None:
+            raise ConfigError(
+                f"JWT_PRIVATE_KEY_FILE is required for JWT_ALGORITHM={self.jwt_algorithm}"
+            )
+        return self
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]

@@ -1,0 +1,81 @@
+"""Todos: every operation is scoped to its owner, so another user's todo is NOT_FOUND."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+
+from . import validation
+from .errors import NotFound
+from .models import Todo, utcnow
+from .pagination import NEWEST_FIRST, Page, after_filter, check_first, encode_cursor
+
+
+def _own(owner_id: PydanticObjectId, todo_id: str) -> dict[str, Any]:
+    try:
+        oid = ObjectId(todo_id)
+    except (InvalidId, TypeError):
+        raise NotFound("Todo not found") from None
+    return {"_id": oid, "owner_id": owner_id}
+
+
+def _scope(owner_id: PydanticObjectId, done: bool | None) -> dict[str, Any]:
+    query: dict[str, Any] = {"owner_id": owner_id}
+    if done is not None:
+        query["done"] = done
+    return query
+
+
+async def create(owner_id: PydanticObjectId, title: str) -> Todo:
+    todo = Todo(owner_id=owner_id, title=validation.title(title))
+    await todo.insert()
+    return todo
+
+
+async def get(owner_id: PydanticObjectId, todo_id: str) -> Todo:
+    todo = await Todo.find_one(_own(owner_id, todo_id))
+    if todo is None:
+        raise NotFound("Todo not found")
+    return todo
+
+
+async def update(
+    owner_id: PydanticObjectId, todo_id: str, title: str | None, done: bool | None
+) -> Todo:
+    changes: dict[str, Any] = {"updated_at": utcnow()}
+    if title is not None:
+        changes["title"] = validation.title(title)
+    if done is not None:
+        changes["done"] = done
+    raw = await Todo.get_pymongo_collection().find_one_and_update(
+        _own(owner_id, todo_id), {"$set": changes}, return_document=ReturnDocument.AFTER
+    )
+    if raw is None:
+        raise NotFound("Todo not found")
+    return Todo.model_validate(raw)
+
+
+async def delete(owner_id: PydanticObjectId, todo_id: str) -> bool:
+    result = await Todo.get_pymongo_collection().delete_one(_own(owner_id, todo_id))
+    if result.deleted_count == 0:
+        raise NotFound("Todo not found")
+    return True
+
+
+async def page(
+    owner_id: PydanticObjectId, first: int | None, after: str | None, done: bool | None
+) -> Page[Todo]:
+    limit = check_first(first)
+    query = {**_scope(owner_id, done), **after_filter(after)}
+    raw = Todo.get_pymongo_collection().find(query).sort(NEWEST_FIRST).limit(limit + 1)
+    todos = [Todo.model_validate(doc) async for doc in raw]
+    items = [(encode_cursor(t.created_at, t.id), t) for t in todos[:limit] if t.id]
+    return Page(items, has_next_page=len(todos) > limit)
+
+
+async def count(owner_id: PydanticObjectId, done: bool | None) -> int:
+    return await Todo.get_pymongo_collection().count_documents(_scope(owner_id, done))

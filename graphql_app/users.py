@@ -1,0 +1,79 @@
+"""Users: creation (shared by `register` and the CLI), lookup, listing and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo.errors import DuplicateKeyError
+
+from . import validation
+from .auth.passwords import hash_password
+from .errors import BadUserInput, NotFound
+from .models import Role, User
+from .pagination import NEWEST_FIRST, Page, after_filter, check_first, encode_cursor
+
+
+def normalize_roles(roles: Sequence[Role]) -> list[Role]:
+    """USER is always kept; the order is stable: [USER, ADMIN]."""
+    wanted = {Role.USER, *roles}
+    return [role for role in Role if role in wanted]
+
+
+async def create_user(
+    username: str, password: str, rounds: int, roles: Sequence[Role] = ()
+) -> User:
+    name = validation.username(username)
+    validation.password(password)
+    # Hash before looking at the name, so a taken name costs the same time as a free one.
+    hashed = await hash_password(password, rounds)
+    user = User(username=name, password_hash=hashed, roles=normalize_roles(roles))
+    try:
+        await user.insert()
+    except DuplicateKeyError:
+        raise BadUserInput("Username is already taken") from None
+    return user
+
+
+def parse_id(raw: str) -> PydanticObjectId:
+    try:
+        return PydanticObjectId(ObjectId(raw))
+    except (InvalidId, TypeError):
+        raise NotFound("User not found") from None
+
+
+async def get_by_username(username: str) -> User | None:
+    return await User.find_one({"username": username.lower()})
+
+
+async def load_many(ids: Sequence[PydanticObjectId]) -> list[User | None]:
+    """Batch function of the owner DataLoader: one query for any number of ids."""
+    found = {u.id: u async for u in User.find({"_id": {"$in": list(set(ids))}})}
+    return [found.get(i) for i in ids]
+
+
+async def page(first: int | None, after: str | None) -> Page[User]:
+    limit = check_first(first)
+    users = await User.find(after_filter(after)).sort(NEWEST_FIRST).limit(limit + 1).to_list()
+    items = [(encode_cursor(u.created_at, u.id), u) for u in users[:limit] if u.id]
+    return Page(items, has_next_page=len(users) > limit)
+
+
+async def count() -> int:
+    return await User.get_pymongo_collection().count_documents({})
+
+
+async def set_roles(user_id: str, roles: Sequence[Role]) -> User:
+    user = await User.get(parse_id(user_id))
+    if user is None:
+        raise NotFound("User not found")
+    new_roles = normalize_roles(roles)
+    if Role.ADMIN in user.roles and Role.ADMIN not in new_roles:
+        others = await User.find({"roles": Role.ADMIN.value, "_id": {"$ne": user.id}}).count()
+        if others == 0:
+            raise BadUserInput("Cannot remove the ADMIN role from the last admin")
+    user.roles = new_roles
+    await user.save()
+    return user
