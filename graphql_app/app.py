@@ -8,12 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.fastapi import GraphQLRouter
-from cross_web import HTTPException
 
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
@@ -65,9 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             url = settings.mongodb_url
             if url is None:
                 data_dir = settings.data_dir
-                url = await stack.enter_async_context(
-                    embedded_database(data_dir / "db", data_dir)
-                )
+                url = await stack.enter_async_context(embedded_database(data_dir / "db", data_dir))
             client = make_client(url)
             stack.push_async_callback(client.close)
             await init_database(client, settings.mongodb_db)

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from .database import make_client, ping
 
@@ -63,44 +64,46 @@ async def embedded_database(storage: Path | str, data_dir: Path | None) -> Async
 
     `storage` is a directory, or ":memory:" for a throw-away instance (tests).
     """
-    if isinstance(storage, Path):
-        storage.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    log_file = (data_dir / "embedded-db.log").open("ab") if data_dir else subprocess.DEVNULL
-    process = subprocess.Popen(  # noqa: S603  # our own executable, fixed arguments
-        [
-            _executable(),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--storage-path", str(storage),
-            "--log-level", "WARNING",
-        ],
-        stdout=log_file,
-        stderr=log_file,
-        start_new_session=True,  # Ctrl-C reaches the app, which then stops the database
-    )
+    args = ["--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage)]
+    log_path = data_dir / "embedded-db.log" if data_dir else None
+    process = await _spawn([_executable(), *args, "--log-level", "WARNING"], log_path)
     try:
         await _wait_until_up(url, process)
         if data_dir:
-            (data_dir / ADDRESS_FILE).write_text(url)
+            await asyncio.to_thread((data_dir / ADDRESS_FILE).write_text, url)
         log.info("embedded database listening on 127.0.0.1:%d", port)
         yield url
     finally:
         if data_dir:
-            with contextlib.suppress(FileNotFoundError):
-                (data_dir / ADDRESS_FILE).unlink()
+            await asyncio.to_thread((data_dir / ADDRESS_FILE).unlink, missing_ok=True)
         await _stop(process)
-        if log_file is not subprocess.DEVNULL:
-            log_file.close()  # type: ignore[union-attr]
 
 
-async def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+async def _spawn(command: list[str], log_path: Path | None) -> asyncio.subprocess.Process:
+    output: Any = subprocess.DEVNULL
+    if log_path is not None:
+        await asyncio.to_thread(log_path.parent.mkdir, parents=True, exist_ok=True)
+        output = await asyncio.to_thread(log_path.open, "ab")
+    try:
+        return await asyncio.create_subprocess_exec(
+            *command,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,  # Ctrl-C reaches the app, which then stops the database
+        )
+    finally:
+        if log_path is not None:
+            output.close()  # the child keeps its own descriptor
+
+
+async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     client = make_client(url, serverSelectionTimeoutMS=500)
     try:
         while time.monotonic() < deadline:
-            if process.poll() is not None:
+            if process.returncode is not None:
                 raise RuntimeError(f"embedded database exited with code {process.returncode}")
             if await ping(client):
                 return
@@ -110,14 +113,12 @@ async def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("embedded database did not answer within 30 s")
 
 
-async def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
         return
     process.send_signal(signal.SIGTERM)
-    for _ in range(100):
-        if process.poll() is not None:
-            return
-        await asyncio.sleep(0.05)
-    process.kill()
-    process.wait()
-
+    try:
+        await asyncio.wait_for(process.wait(), timeout=5)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

@@ -3,11 +3,11 @@ and one Strawberry extension (`api.extensions.ErrorCodes`) maps them to `extensi
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why a request is not authenticated (API.md, `extensions.reason`)."""
 
     MISSING_TOKEN = "MISSING_TOKEN"
@@ -31,7 +31,7 @@ class DomainError(Exception):
 
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
-    messages = {
+    messages: ClassVar[dict[Reason, str]] = {
         Reason.MISSING_TOKEN: "Authentication required",
         Reason.TOKEN_EXPIRED: "Token expired",
         Reason.TOKEN_INVALID: "Invalid token",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     USER = "USER"
     ADMIN = "ADMIN"
 
@@ -33,9 +33,7 @@ class User(Document):
         name = "users"
         indexes = [
             IndexModel([("username", ASCENDING)], unique=True, name="username_unique"),
-            IndexModel(
-                [("created_at", DESCENDING), ("_id", DESCENDING)], name="created_desc"
-            ),
+            IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created_desc"),
         ]
 
 

@@ -20,11 +20,9 @@ class AllowAny(BasePermission):
 
 class IsAuthenticated(BasePermission):
     message = "Authentication required"
-    error_extensions: ClassVar[dict[str, Any]] = {"code": "UNAUTHENTICATED"}
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012  # Strawberry's own attribute
 
-    async def has_permission(
-        self, source: Any, info: Info[Context, None], **kwargs: Any
-    ) -> bool:
+    async def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
         # Raises Unauthenticated with the precise reason (expired, revoked, ...).
         await info.context.require_principal()
         return True
@@ -35,11 +33,9 @@ class HasRole(BasePermission):
 
     role: ClassVar[Role]
     message = "Not allowed"
-    error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012  # Strawberry's own attribute
 
-    async def has_permission(
-        self, source: Any, info: Info[Context, None], **kwargs: Any
-    ) -> bool:
+    async def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
         principal = await info.context.require_principal()
         return self.role in principal.user.roles
 

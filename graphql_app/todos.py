@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from beanie import PydanticObjectId
 from bson import ObjectId
@@ -56,7 +56,7 @@ async def update(
     )
     if raw is None:
         raise NotFound("Todo not found")
-    return Todo.model_validate(raw)
+    return cast(Todo, Todo.model_validate(raw))
 
 
 async def delete(owner_id: PydanticObjectId, todo_id: str) -> bool:

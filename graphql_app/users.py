@@ -56,7 +56,8 @@ async def load_many(ids: Sequence[PydanticObjectId]) -> list[User | None]:
 
 async def page(first: int | None, after: str | None) -> Page[User]:
     limit = check_first(first)
-    users = await User.find(after_filter(after)).sort(NEWEST_FIRST).limit(limit + 1).to_list()
+    raw = User.get_pymongo_collection().find(after_filter(after)).sort(NEWEST_FIRST)
+    users = [User.model_validate(doc) async for doc in raw.limit(limit + 1)]
     items = [(encode_cursor(u.created_at, u.id), u) for u in users[:limit] if u.id]
     return Page(items, has_next_page=len(users) > limit)
 

@@ -22,9 +22,7 @@ def username(raw: str) -> str:
 
 def password(raw: str) -> str:
     if not PASSWORD_MIN <= len(raw) <= PASSWORD_MAX:
-        raise BadUserInput(
-            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"
-        )
+        raise BadUserInput(f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long")
     return raw
 
 

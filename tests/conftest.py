@@ -98,4 +98,3 @@ async def _clean_collections(mongodb_url: str, db_name: str) -> AsyncIterator[No
             await mongo[db_name][model.Settings.name].delete_many({})  # type: ignore[attr-defined]
     finally:
         await mongo.close()
-

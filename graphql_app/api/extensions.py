@@ -39,8 +39,10 @@ class ErrorCodes(SchemaExtension):
             if not parsed:
                 return _with(error, error.message, {"code": "GRAPHQL_PARSE_FAILED"})
             if error.path is None:
-                code = "BAD_USER_INPUT" if error.message.startswith("Variable ") else (
-                    "GRAPHQL_VALIDATION_FAILED"
+                code = (
+                    "BAD_USER_INPUT"
+                    if error.message.startswith("Variable ")
+                    else ("GRAPHQL_VALIDATION_FAILED")
                 )
                 return _with(error, error.message, {"code": code})
         request_id = uuid.uuid4().hex

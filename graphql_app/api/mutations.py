@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry import UNSET
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from strawberry import UNSET
 from strawberry.types import Info
 
 from .. import cookies, todos, users
 from ..auth.service import AuthResult
 from ..context import Context
-from ..models import Role as RoleModel
 from ..permissions import AllowAny, IsAdmin, IsAuthenticated
 from .inputs import CreateTodoInput, RegisterInput, UpdateTodoInput
 from .types import AuthPayload, Role, Todo, User
@@ -100,5 +99,4 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsAdmin])
     async def set_user_roles(self, user_id: strawberry.ID, roles: list[Role]) -> User:
-        stored = [RoleModel(r.value) for r in roles]
-        return User.from_model(await users.set_roles(user_id, stored))
+        return User.from_model(await users.set_roles(user_id, roles))

@@ -15,7 +15,8 @@ from ..context import Context
 from ..errors import NotFound
 from ..pagination import Page
 
-Role = strawberry.enum(models.Role, name="Role")
+Role = models.Role
+strawberry.enum(Role, name="Role")
 
 
 @strawberry.type
@@ -137,8 +138,7 @@ class AuthPayload:
         return cls(
             access_token=result.access_token,
             refresh_token=result.refresh_token,
-            token_type="Bearer",
+            token_type="Bearer",  # noqa: S106  # the scheme name, not a secret
             expires_in=result.expires_in,
             user=User.from_model(result.user),
         )
-

@@ -24,7 +24,7 @@ from ..settings import MIN_SECRET_BYTES, ConfigError, Settings
 log = logging.getLogger(__name__)
 
 MIN_RSA_BITS = 2048
-_SECRET_FILE = "jwt_secret"
+_SECRET_FILE = "jwt_secret"  # noqa: S105  # a file name
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _current_secret(settings: Settings) -> str:
         if len(secret.encode()) < MIN_SECRET_BYTES:
             if settings.is_production:
                 raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
-            log.warning("JWT_SECRET is shorter than %d bytes: fine for tests only", MIN_SECRET_BYTES)
+            log.warning("JWT_SECRET is shorter than %d bytes: tests only", MIN_SECRET_BYTES)
         return secret
     if settings.is_production:
         raise ConfigError("JWT_SECRET is required when APP_ENV=production")
@@ -92,9 +92,7 @@ def _asymmetric_keyring(settings: Settings) -> KeyRing:
         key = _read_pem(path, "JWT_PREVIOUS_KEY_FILES", private=False)
         _check_key_type(key, settings.jwt_algorithm, "JWT_PREVIOUS_KEY_FILES")
         public_keys[public_kid(key)] = key
-    return KeyRing(
-        settings.jwt_algorithm, current_kid, private, dict(public_keys), public_keys
-    )
+    return KeyRing(settings.jwt_algorithm, current_kid, private, dict(public_keys), public_keys)
 
 
 def _read_pem(path: Path, variable: str, *, private: bool) -> Any:
@@ -114,8 +112,7 @@ def _read_pem(path: Path, variable: str, *, private: bool) -> Any:
 def _check_key_type(key: Any, algorithm: str, variable: str) -> None:
     ok = {
         "RS256": isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS,
-        "ES256": isinstance(key, ec.EllipticCurvePublicKey)
-        and isinstance(key.curve, ec.SECP256R1),
+        "ES256": isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1),
         "EdDSA": isinstance(key, ed25519.Ed25519PublicKey),
     }[algorithm]
     if not ok:

@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -20,7 +20,7 @@ from ..errors import Reason, Unauthenticated
 from .keys import KeyRing
 
 
-class TokenType(str, Enum):
+class TokenType(StrEnum):
     ACCESS = "access"
     REFRESH = "refresh"
 
@@ -95,7 +95,8 @@ class TokenCodec:
         """Return the claims of a valid token of the expected type, else raise Unauthenticated."""
         try:
             header = jwt.get_unverified_header(token)
-            key = self.keyring.verification_keys.get(header.get("kid"))
+            kid = header.get("kid")
+            key = self.keyring.verification_keys.get(kid) if isinstance(kid, str) else None
             if key is None:
                 raise Unauthenticated(Reason.TOKEN_INVALID)
             payload = jwt.decode(
