@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pymongo
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
@@ -27,9 +28,10 @@ async def init_database(client: Client, db_name: str) -> None:
     await init_beanie(database=client[db_name], document_models=DOCUMENT_MODELS)
 
 
-async def ping(client: Client) -> bool:
+async def ping(client: Client, timeout: float = 2.0) -> bool:
     try:
-        await client.admin.command("ping")
+        with pymongo.timeout(timeout):
+            await client.admin.command("ping")
     except Exception:  # any driver failure means "not healthy"
         return False
     return True
