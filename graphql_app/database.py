@@ -28,9 +28,9 @@ async def init_database(client: Client, db_name: str) -> None:
     await init_beanie(database=client[db_name], document_models=DOCUMENT_MODELS)
 
 
-async def ping(client: Client, timeout: float = 2.0) -> bool:
+async def ping(client: Client, seconds: float = 2.0) -> bool:
     try:
-        with pymongo.timeout(timeout):
+        with pymongo.timeout(seconds):
             await client.admin.command("ping")
     except Exception:  # any driver failure means "not healthy"
         return False
