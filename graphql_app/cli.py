@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import logging.config
 import sys
 from collections.abc import AsyncIterator, Sequence
 
 from pydantic import ValidationError
 
+from .logs import logging_config
 from .settings import ConfigError, Settings
 
 
@@ -29,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("export-schema", help="print the SDL")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.config.dictConfig(logging_config())
     try:
         settings = Settings()
         if args.command == "serve":
@@ -66,7 +68,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         workers=workers,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
-        log_level="info",
+        log_config=logging_config(),
+        access_log=False,
     )
     return 0
 

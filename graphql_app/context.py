@@ -8,6 +8,7 @@ at most once per request, and cached here.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -30,11 +31,20 @@ class Context(BaseContext):
         super().__init__()
         self.services = services
         self.address = address
+        self.request_id = uuid.uuid4().hex
         self._authorization = authorization
         self._outcome: asyncio.Future[AuthOutcome] | None = None
         self.user_loader: DataLoader[PydanticObjectId, User | None] = DataLoader(
             load_fn=users.load_many
         )
+
+    @property
+    def user_id(self) -> str | None:
+        """The authenticated user's id, if authentication ran and succeeded (for logs)."""
+        if self._outcome is None or not self._outcome.done() or self._outcome.cancelled():
+            return None
+        outcome = self._outcome.result() if self._outcome.exception() is None else None
+        return str(outcome.user.id) if isinstance(outcome, Principal) else None
 
     async def principal(self) -> Principal | None:
         outcome = await self._authenticate()

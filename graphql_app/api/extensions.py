@@ -45,12 +45,15 @@ class ErrorCodes(SchemaExtension):
                     else ("GRAPHQL_VALIDATION_FAILED")
                 )
                 return _with(error, error.message, {"code": code})
-        request_id = uuid.uuid4().hex
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None) or uuid.uuid4().hex
         log.error(
-            "unexpected error %s in %s",
-            request_id,
-            self.execution_context.operation_name or "anonymous operation",
+            "unexpected error",
             exc_info=original or error,
+            extra={
+                "request_id": request_id,
+                "operation": self.execution_context.operation_name,
+            },
         )
         return _with(
             error,

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 
 from ..settings import Settings
 from .extensions import ErrorCodes
+from .request_log import RequestLog
 from .mutations import Mutation
 from .queries import Query
 
@@ -37,6 +38,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     tokens = settings.max_query_tokens
     # Limits first: their validation rules must be in place before ValidationCache runs.
     extensions: list[Callable[[], SchemaExtension]] = [
+        RequestLog,
         ErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=tokens),
         lambda: QueryDepthLimiter(max_depth=depth),
