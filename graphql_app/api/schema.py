@@ -20,9 +20,9 @@ from strawberry.types import ExecutionContext
 
 from ..settings import Settings
 from .extensions import ErrorCodes
-from .request_log import RequestLog
 from .mutations import Mutation
 from .queries import Query
+from .request_log import RequestLog
 
 
 class Schema(strawberry.Schema):
