@@ -14,9 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
+from .api.websocket import AuthenticatingTransportWSHandler
 from .context import Context, context_getter
 from .database import Client, init_database, make_client, ping
 from .embedded import embedded_database
@@ -52,6 +54,7 @@ class Router(GraphQLRouter[Context, None]):
         return render_graphiql(request)
 
     batching = False
+    graphql_transport_ws_handler_class = AuthenticatingTransportWSHandler
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         build_schema(settings),
         context_getter=context_getter(services),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
-        subscription_protocols=(),
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     router.batching = settings.allow_batching
     app.include_router(router, prefix="/graphql")

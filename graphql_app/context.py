@@ -38,6 +38,11 @@ class Context(BaseContext):
             load_fn=users.load_many
         )
 
+    def use_authorization(self, authorization: str) -> None:
+        """Authenticate with this value instead (a WebSocket's `connection_init` payload)."""
+        self._authorization = authorization
+        self._outcome = None
+
     @property
     def user_id(self) -> str | None:
         """The authenticated user's id, if authentication ran and succeeded (for logs)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
@@ -93,4 +94,20 @@ class LoginFailures(Document):
         indexes = [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")]
 
 
-DOCUMENT_MODELS: list[type[Document]] = [User, Session, Todo, LoginFailures]
+class TodoEvent(Document):
+    """A change to a todo, for subscribers on any worker (read by change stream or polling)."""
+
+    owner_id: PydanticObjectId
+    kind: str  # CREATED, UPDATED, DELETED
+    todo: dict[str, Any]  # the todo after the change (before it, for DELETED)
+    at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "todo_events"
+        indexes = [
+            IndexModel([("owner_id", ASCENDING), ("_id", ASCENDING)], name="owner_order"),
+            IndexModel([("at", ASCENDING)], expireAfterSeconds=3600, name="ttl"),
+        ]
+
+
+DOCUMENT_MODELS: list[type[Document]] = [User, Session, Todo, LoginFailures, TodoEvent]

@@ -9,7 +9,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
-from . import validation
+from . import events, validation
 from .errors import NotFound
 from .models import Todo, utcnow
 from .pagination import NEWEST_FIRST, Page, after_filter, check_first, encode_cursor
@@ -33,6 +33,7 @@ def _scope(owner_id: PydanticObjectId, done: bool | None) -> dict[str, Any]:
 async def create(owner_id: PydanticObjectId, title: str) -> Todo:
     todo = Todo(owner_id=owner_id, title=validation.title(title))
     await todo.insert()
+    await events.publish("CREATED", todo)
     return todo
 
 
@@ -56,13 +57,16 @@ async def update(
     )
     if raw is None:
         raise NotFound("Todo not found")
-    return cast(Todo, Todo.model_validate(raw))
+    todo = cast(Todo, Todo.model_validate(raw))
+    await events.publish("UPDATED", todo)
+    return todo
 
 
 async def delete(owner_id: PydanticObjectId, todo_id: str) -> bool:
-    result = await Todo.get_pymongo_collection().delete_one(_own(owner_id, todo_id))
-    if result.deleted_count == 0:
+    raw = await Todo.get_pymongo_collection().find_one_and_delete(_own(owner_id, todo_id))
+    if raw is None:
         raise NotFound("Todo not found")
+    await events.publish("DELETED", cast(Todo, Todo.model_validate(raw)))
     return True
 
 

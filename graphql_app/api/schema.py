@@ -23,6 +23,7 @@ from .extensions import ErrorCodes
 from .mutations import Mutation
 from .queries import Query
 from .request_log import RequestLog
+from .subscriptions import Subscription
 
 
 class Schema(strawberry.Schema):
@@ -48,4 +49,4 @@ def build_schema(settings: Settings | None = None) -> Schema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     # Module-level LRU caches shared by every request: parse and validate a query text once.
     extensions += [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)

@@ -4,6 +4,7 @@ authentication of a request. Knows nothing of GraphQL or HTTP."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from beanie import PydanticObjectId
@@ -11,7 +12,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from .. import users, validation
-from ..errors import BadUserInput, Reason, Unauthenticated
+from ..errors import BadUserInput, Forbidden, Reason, Unauthenticated
 from ..models import User
 from ..settings import Settings
 from . import sessions
@@ -107,7 +108,18 @@ class AuthService:
 
     async def authenticate(self, access_token: str) -> Principal:
         """Verify the token, then fetch the user and check the session concurrently."""
-        claims = self.codec.verify(access_token, TokenType.ACCESS)
+        return await self._load(self.codec.verify(access_token, TokenType.ACCESS))
+
+    async def recheck(self, principal: Principal) -> None:
+        """For long-lived subscriptions: raise once the token has expired or was revoked,
+        or the user's roles changed since it was checked."""
+        if time.time() >= principal.claims.exp:
+            raise Unauthenticated(Reason.TOKEN_EXPIRED)
+        current = await self._load(principal.claims)
+        if current.user.roles != principal.user.roles:
+            raise Forbidden("Roles changed: subscribe again")
+
+    async def _load(self, claims: Claims) -> Principal:
         user_id = _object_id(claims.sub)
         user, active = await asyncio.gather(
             User.get(user_id), sessions.is_active(claims.sid, user_id)

@@ -1,0 +1,41 @@
+"""Subscriptions over graphql-transport-ws, authenticated in `connection_init`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from enum import StrEnum
+
+import strawberry
+from strawberry.types import Info
+
+from .. import events, models
+from ..context import Context
+from ..permissions import IsAuthenticated
+from .types import Todo
+
+
+@strawberry.enum
+class TodoEventKind(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+@strawberry.type
+class TodoEvent:
+    kind: TodoEventKind
+    todo: Todo
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    async def todo_changed(self, info: Info[Context, None]) -> AsyncGenerator[TodoEvent, None]:
+        """The caller's own todo changes. Ends when the token expires or is revoked."""
+        auth = info.context.services.auth
+        principal = await info.context.require_principal()
+        async for event in events.watch(principal.user_id):
+            await auth.recheck(principal)
+            if event is not None:
+                todo = Todo.from_model(models.Todo.model_validate(event.todo))
+                yield TodoEvent(kind=TodoEventKind(event.kind), todo=todo)

@@ -1,0 +1,39 @@
+"""graphql-transport-ws with the token in the `connection_init` payload.
+
+A missing or bad token closes the socket with 4401 before any subscription starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+
+from ..context import Context
+
+
+class AuthenticatingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload: Any = message.get("payload") or {}
+        authorization = _authorization(payload)
+        context = self.context
+        if authorization is None or not isinstance(context, Context):
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        context.use_authorization(authorization)
+        if await context.principal() is None:
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        await super().handle_connection_init(message)
+
+
+def _authorization(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    for key, value in payload.items():
+        if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+            return value
+    return None
