@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +11,19 @@ import httpx
 
 AUTH_FIELDS = "accessToken refreshToken tokenType expiresIn user { id username roles createdAt }"
 PASSWORD = "correct horse battery"
+_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
+
+
+def assert_nothing_leaks(errors: list[dict[str, Any]], variables: dict[str, Any] | None) -> None:
+    """Checked on every response of the suite: errors carry no traceback, token, password
+    (any string variable sent) or bcrypt hash."""
+    text = json.dumps(errors)
+    assert "Traceback" not in text
+    assert "$2b$" not in text
+    assert not _JWT.search(text), "a token leaked into an error"
+    for value in (variables or {}).values():
+        if isinstance(value, str) and len(value) >= 8:
+            assert value not in text, "a variable (password?) leaked into an error"
 
 
 @dataclass
@@ -52,7 +67,9 @@ class GraphQLClient:
         response = await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
         )
-        return Result(response.status_code, response.json(), response)
+        result = Result(response.status_code, response.json(), response)
+        assert_nothing_leaks(result.errors, variables)
+        return result
 
     async def register(self, username: str = "alice", password: str = PASSWORD) -> dict[str, Any]:
         result = await self.execute(
