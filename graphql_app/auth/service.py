@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from beanie import PydanticObjectId
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import ReturnDocument
 
 from .. import users, validation
 from ..errors import BadUserInput, Forbidden, Reason, Unauthenticated
@@ -95,16 +97,16 @@ class AuthService:
         return True
 
     async def logout_all(self, user: User) -> bool:
-        await self._revoke_everything(user)
+        await self._revoke_everything(user, {})
         return True
 
     async def change_password(self, user: User, current: str, new: str) -> AuthResult:
         validation.password(new)
         if not await verify_password(current, user.password_hash):
             raise BadUserInput("Current password is incorrect")
-        user.password_hash = await hash_password(new, self.settings.bcrypt_rounds)
-        await self._revoke_everything(user)
-        return await self._start_session(user)
+        hashed = await hash_password(new, self.settings.bcrypt_rounds)
+        updated = await self._revoke_everything(user, {"password_hash": hashed})
+        return await self._start_session(updated)
 
     async def authenticate(self, access_token: str) -> Principal:
         """Verify the token, then fetch the user and check the session concurrently."""
@@ -130,11 +132,20 @@ class AuthService:
             raise Unauthenticated(Reason.TOKEN_REVOKED)
         return Principal(user, claims)
 
-    async def _revoke_everything(self, user: User) -> None:
-        """Bump the token version (kills every token issued before) and close every session."""
-        user.token_version += 1
-        await user.save()
+    async def _revoke_everything(self, user: User, changes: dict[str, str]) -> User:
+        """Bump the token version (kills every token issued before, in one atomic update with
+        `changes`) and close every session."""
+        raw = await User.get_pymongo_collection().find_one_and_update(
+            {"_id": user.id},
+            {"$inc": {"token_version": 1}, "$set": changes}
+            if changes
+            else {"$inc": {"token_version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is None:
+            raise Unauthenticated(Reason.TOKEN_INVALID)
         await sessions.revoke_all(_user_id(user))
+        return cast(User, User.model_validate(raw))
 
     async def _start_session(self, user: User) -> AuthResult:
         sid, jti = await sessions.open_session(_user_id(user), self._refresh_ttl)

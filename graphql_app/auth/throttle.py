@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from ..errors import RateLimited
 from ..models import LoginFailures, utcnow
@@ -47,18 +47,24 @@ class LoginThrottle:
         await LoginFailures.get_pymongo_collection().delete_one({"_id": pair})
 
     async def _increment(self, key: str) -> None:
+        """Count a failure in the live window, or start a window; atomic under concurrency."""
         now = utcnow()
         collection = LoginFailures.get_pymongo_collection()
-        found = await collection.find_one_and_update(
-            {"_id": key, "expires_at": {"$gt": now}},
-            {"$inc": {"failures": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if found is None:
-            # No live window: start one (replacing an expired one the TTL monitor left).
-            await collection.replace_one(
-                {"_id": key}, {"failures": 1, "expires_at": now + self.window}, upsert=True
+        try:
+            await collection.update_one(
+                {"_id": key, "expires_at": {"$gt": now}},
+                {"$inc": {"failures": 1}, "$setOnInsert": {"expires_at": now + self.window}},
+                upsert=True,
             )
+        except DuplicateKeyError:
+            # An expired window the TTL monitor has not removed yet: restart it, unless a
+            # concurrent failure just did, in which case count in that new window.
+            restarted = await collection.update_one(
+                {"_id": key, "expires_at": {"$lte": now}},
+                {"$set": {"failures": 1, "expires_at": now + self.window}},
+            )
+            if restarted.matched_count == 0:
+                await collection.update_one({"_id": key}, {"$inc": {"failures": 1}})
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
