@@ -61,6 +61,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from .auth.keys import load_keyring
 
     load_keyring(settings)  # refuse to start on a bad key before binding the port
+    if workers > 1 and settings.mongodb_url is None:
+        raise ConfigError("--workers > 1 needs MONGODB_URL (the embedded database is per process)")
     uvicorn.run(
         "graphql_app.asgi:app",
         host=host,
