@@ -8,6 +8,7 @@ import contextlib
 import getpass
 import logging
 import logging.config
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 
@@ -63,6 +64,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     load_keyring(settings)  # refuse to start on a bad key before binding the port
     if workers > 1 and settings.mongodb_url is None:
         raise ConfigError("--workers > 1 needs MONGODB_URL (the embedded database is per process)")
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that
+    # was there before it; with the default one the process would die by the signal (exit
+    # -15) after a clean shutdown. Process managers expect 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         "graphql_app.asgi:app",
         host=host,
