@@ -16,6 +16,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..settings import Settings
@@ -24,6 +25,8 @@ from .mutations import Mutation
 from .queries import Query
 from .request_log import RequestLog
 from .subscriptions import Subscription
+
+MAX_BATCH = 10  # operations per batched request, when ALLOW_BATCHING is on
 
 
 class Schema(strawberry.Schema):
@@ -49,4 +52,14 @@ def build_schema(settings: Settings | None = None) -> Schema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     # Module-level LRU caches shared by every request: parse and validate a query text once.
     extensions += [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
-    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    # Batches (a JSON array body) are refused by Strawberry unless configured.
+    config = StrawberryConfig(
+        batching_config={"max_operations": MAX_BATCH} if settings.allow_batching else None
+    )
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=config,
+    )
