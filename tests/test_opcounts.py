@@ -1,0 +1,91 @@
+"""Database operations per request, counted by the database itself (serverStatus
+opcounters): the performance budget of issue 6 that does not depend on the machine's speed.
+An authenticated `me` costs at most 2 operations (user, session), a page of todos at most 4
+whatever its size (owners come from the DataLoader), a refused token none."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from .factories import GraphQLClient
+
+TODOS = """query($first: Int!) {
+  todos(first: $first) {
+    totalCount
+    edges { node { id title done owner { id username } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+OPS = ("insert", "query", "update", "delete", "getmore", "command")
+
+
+@pytest.fixture
+async def mongo(mongodb_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    yield client
+    await client.close()
+
+
+async def _ops(
+    mongo: AsyncMongoClient[dict[str, Any]], request: Callable[[], Awaitable[Any]]
+) -> int:
+    """Operations one request costs; the minimum of three tries, so that a driver heartbeat
+    landing in the middle of one cannot inflate the count."""
+
+    async def total() -> int:
+        counters = (await mongo.admin.command("serverStatus"))["opcounters"]
+        return sum(int(counters[name]) for name in OPS)
+
+    counts = []
+    for _ in range(3):
+        before = await total()
+        await request()
+        counts.append(await total() - before - 1)  # minus the second serverStatus
+    return min(counts)
+
+
+async def test_me_costs_at_most_two_operations(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    token = (await client.register("alice"))["accessToken"]
+
+    async def me() -> None:
+        assert (await client.me(token)).errors == []
+
+    assert await _ops(mongo, me) <= 2
+
+
+@pytest.mark.parametrize("first", [1, 20, 100])
+async def test_a_page_of_todos_costs_at_most_four_operations(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]], first: int
+) -> None:
+    token = (await client.register("alice"))["accessToken"]
+    for i in range(first + 1):
+        await client.create_todo(token, f"todo {i}")
+
+    async def page() -> None:
+        result = await client.execute(TODOS, {"first": first}, token=token)
+        assert result.errors == []
+        assert len(result.data["todos"]["edges"]) == first
+        assert result.data["todos"]["pageInfo"]["hasNextPage"]
+
+    assert await _ops(mongo, page) <= 4
+
+
+async def test_a_refused_token_costs_nothing(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    token = (await client.register("alice"))["accessToken"]
+
+    async def forged() -> None:
+        assert (await client.me(token[:-3] + "AAA")).codes == ["UNAUTHENTICATED"]
+
+    async def anonymous() -> None:
+        assert (await client.me(None)).codes == ["UNAUTHENTICATED"]
+
+    assert await _ops(mongo, forged) == 0
+    assert await _ops(mongo, anonymous) == 0
