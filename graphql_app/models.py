@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 
@@ -22,12 +22,22 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+class RevokedSession(BaseModel):
+    """A session ended while access tokens issued in it may still be unexpired (until)."""
+
+    sid: str
+    until: datetime
+
+
 class User(Document):
     username: str  # lower-cased
     password_hash: str
     roles: list[Role] = Field(default_factory=lambda: [Role.USER])
     # Bumped by logoutAll and changePassword: every token carrying an older value is dead.
     token_version: int = 0
+    # Sessions revoked within the last access-token lifetime: checking an access token is
+    # then one indexed lookup of the user (see auth/service.py), not two.
+    revoked_sessions: list[RevokedSession] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from beanie import PydanticObjectId
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from . import validation
@@ -75,6 +77,13 @@ async def set_roles(user_id: str, roles: Sequence[Role]) -> User:
         others = await User.find({"roles": Role.ADMIN.value, "_id": {"$ne": user.id}}).count()
         if others == 0:
             raise BadUserInput("Cannot remove the ADMIN role from the last admin")
-    user.roles = new_roles
-    await user.save()
-    return user
+    # A targeted update, not a save(): a whole-document write could undo a concurrent
+    # logout's entry in revoked_sessions.
+    raw = await User.get_pymongo_collection().find_one_and_update(
+        {"_id": user.id},
+        {"$set": {"roles": [role.value for role in new_roles]}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raise NotFound("User not found")
+    return cast(User, User.model_validate(raw))

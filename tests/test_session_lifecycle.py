@@ -9,6 +9,8 @@ from typing import Any
 
 import jwt
 
+from graphql_app.models import User
+
 from .conftest import AppRunner
 from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
 
@@ -303,3 +305,23 @@ async def test_a_cross_site_form_cannot_ride_the_cookie(run_app: AppRunner) -> N
             assert "Traceback" not in response.text
         # None of them rotated the session: its refresh token still works once.
         assert (await client.refresh(session["refreshToken"])).errors == []
+
+
+async def test_revoked_sessions_are_pruned_after_an_access_token_lifetime(
+    run_app: AppRunner,
+) -> None:
+    async with run_app(access_token_ttl=1) as client:
+        first = await client.register("alice")
+        await client.execute(LOGOUT, {"t": first["refreshToken"]})
+        stored = await User.find_one(User.username == "alice")
+        assert stored is not None
+        first_sid = jwt.decode(first["accessToken"], options={"verify_signature": False})["sid"]
+        assert [entry.sid for entry in stored.revoked_sessions] == [first_sid]
+
+        await asyncio.sleep(1.1)  # every access token of that session has expired by now
+        second = await _login(client)
+        await client.execute(LOGOUT, {"t": second["refreshToken"]})
+        stored = await User.find_one(User.username == "alice")
+        assert stored is not None
+        second_sid = jwt.decode(second["accessToken"], options={"verify_signature": False})["sid"]
+        assert [entry.sid for entry in stored.revoked_sessions] == [second_sid]

@@ -234,5 +234,6 @@ async def test_owner_lookups_are_batched(
         assert result.errors == []
         owners = {e["node"]["owner"]["username"] for e in result.data["todos"]["edges"]}
         assert owners == {"alice"}
-        # user + session (authentication), the page, the count: owners cost nothing more.
-        assert sorted(command_counter.commands) == ["aggregate", "find", "find", "find"]
+        # the user (authentication, revocation included), the page, the count: owners cost
+        # nothing more.
+        assert sorted(command_counter.commands) == ["aggregate", "find", "find"]

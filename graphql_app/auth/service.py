@@ -3,7 +3,6 @@ authentication of a request. Knows nothing of GraphQL or HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -80,7 +79,9 @@ class AuthService:
             raise Unauthenticated(Reason.TOKEN_INVALID)
         if user.token_version != claims.tv:
             raise Unauthenticated(Reason.TOKEN_REVOKED)
-        jti = await sessions.rotate(claims.sid, _user_id(user), claims.jti, self._refresh_ttl)
+        jti = await sessions.rotate(
+            claims.sid, _user_id(user), claims.jti, self._refresh_ttl, self._access_ttl
+        )
         return self._issue(user, claims.sid, jti)
 
     async def logout(self, refresh_token: str | None, caller: Principal | None) -> bool:
@@ -88,12 +89,14 @@ class AuthService:
 
         Idempotent: an expired, revoked or unknown-but-validly-signed token still answers True.
         """
-        sids = {caller.claims.sid} if caller else set()
+        ended = {(caller.claims.sid, caller.claims.sub)} if caller else set()
         if refresh_token:
-            sids.add(self.codec.verify(refresh_token, TokenType.REFRESH, allow_expired=True).sid)
-        if not sids:
+            claims = self.codec.verify(refresh_token, TokenType.REFRESH, allow_expired=True)
+            ended.add((claims.sid, claims.sub))
+        if not ended:
             raise Unauthenticated(Reason.MISSING_TOKEN)
-        await asyncio.gather(*(sessions.revoke(sid) for sid in sids))
+        for sid, sub in ended:
+            await sessions.revoke(sid, _object_id(sub), self._access_ttl)
         return True
 
     async def logout_all(self, user: User) -> bool:
@@ -122,15 +125,22 @@ class AuthService:
             raise Forbidden("Roles changed: subscribe again")
 
     async def _load(self, claims: Claims) -> Principal:
+        """One indexed lookup: the user, if neither logoutAll/changePassword (token version)
+        nor a logout or reuse detection (revoked sessions) has ended this token since."""
         user_id = _object_id(claims.sub)
-        user, active = await asyncio.gather(
-            User.get(user_id), sessions.is_active(claims.sid, user_id)
+        collection = User.get_pymongo_collection()
+        raw = await collection.find_one(
+            {
+                "_id": user_id,
+                "token_version": claims.tv,
+                "revoked_sessions.sid": {"$ne": claims.sid},
+            },
+            projection={"revoked_sessions": 0},
         )
-        if user is None:
-            raise Unauthenticated(Reason.TOKEN_INVALID)
-        if user.token_version != claims.tv or not active:
-            raise Unauthenticated(Reason.TOKEN_REVOKED)
-        return Principal(user, claims)
+        if raw is None:  # only refusals pay for a second lookup, to name the reason
+            exists = await collection.find_one({"_id": user_id}, projection={"_id": 1})
+            raise Unauthenticated(Reason.TOKEN_REVOKED if exists else Reason.TOKEN_INVALID)
+        return Principal(cast(User, User.model_validate(raw)), claims)
 
     async def _revoke_everything(self, user: User, changes: dict[str, str]) -> User:
         """Bump the token version (kills every token issued before, in one atomic update with
@@ -165,6 +175,10 @@ class AuthService:
     @property
     def _refresh_ttl(self) -> int:
         return self.settings.refresh_token_ttl
+
+    @property
+    def _access_ttl(self) -> int:
+        return self.settings.access_token_ttl
 
 
 def _object_id(sub: str) -> PydanticObjectId:

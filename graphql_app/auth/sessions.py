@@ -14,7 +14,7 @@ from datetime import timedelta
 from beanie import PydanticObjectId
 
 from ..errors import Reason, Unauthenticated
-from ..models import Session, utcnow
+from ..models import Session, User, utcnow
 
 
 async def open_session(user_id: PydanticObjectId, ttl: int) -> tuple[str, str]:
@@ -25,7 +25,9 @@ async def open_session(user_id: PydanticObjectId, ttl: int) -> tuple[str, str]:
     return sid, jti
 
 
-async def rotate(sid: str, user_id: PydanticObjectId, used_jti: str, ttl: int) -> str:
+async def rotate(
+    sid: str, user_id: PydanticObjectId, used_jti: str, ttl: int, access_ttl: int
+) -> str:
     """Swap the family's current refresh token for a new one; return the new jti.
 
     A token that is not the current one was already used: the family is revoked at once,
@@ -45,12 +47,24 @@ async def rotate(sid: str, user_id: PydanticObjectId, used_jti: str, ttl: int) -
         projection={"_id": 1},
     )
     if rotated is None:
-        await revoke(sid)
+        await revoke(sid, user_id, access_ttl)
         raise Unauthenticated(Reason.TOKEN_REVOKED)
     return new_jti
 
 
-async def revoke(sid: str) -> None:
+async def revoke(sid: str, user_id: PydanticObjectId, access_ttl: int) -> None:
+    """End a session: its refresh token at once, and the access tokens issued in it through
+    the user's list of recently revoked sessions, which they are checked against."""
+    now = utcnow()
+    users = User.get_pymongo_collection()
+    # Entries older than an access token's lifetime protect nothing any more.
+    await users.update_one(
+        {"_id": user_id}, {"$pull": {"revoked_sessions": {"until": {"$lte": now}}}}
+    )
+    until = now + timedelta(seconds=access_ttl)
+    await users.update_one(
+        {"_id": user_id}, {"$push": {"revoked_sessions": {"sid": sid, "until": until}}}
+    )
     await Session.get_pymongo_collection().update_one({"_id": sid}, {"$set": {"revoked": True}})
 
 
@@ -58,12 +72,3 @@ async def revoke_all(user_id: PydanticObjectId) -> None:
     await Session.get_pymongo_collection().update_many(
         {"user_id": user_id, "revoked": False}, {"$set": {"revoked": True}}
     )
-
-
-async def is_active(sid: str, user_id: PydanticObjectId) -> bool:
-    """One indexed lookup: the session exists, is the user's, not revoked, not expired."""
-    found = await Session.get_pymongo_collection().find_one(
-        {"_id": sid, "user_id": user_id, "revoked": False, "expires_at": {"$gt": utcnow()}},
-        projection={"_id": 1},
-    )
-    return found is not None
