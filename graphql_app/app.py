@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app.include_router(router, prefix="/graphql")
-    app.mount("/static", static_files(), name="static")
+    if settings.graphiql_enabled:
+        app.mount("/static", static_files(), name="static")
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -4,14 +4,17 @@ and the real ASGI app driven through httpx."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from graphql_app.app import create_app
@@ -81,6 +84,43 @@ async def _http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+Live = Callable[..., contextlib.AbstractAsyncContextManager[str]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(settings_factory: Callable[..., Settings]) -> Live:
+    """`async with live_server(**settings) as base_url:` a real uvicorn in this event loop."""
+
+    @contextlib.asynccontextmanager
+    async def run(**overrides: Any) -> AsyncIterator[str]:
+        port = free_port()
+        config = uvicorn.Config(
+            create_app(settings_factory(**overrides)),
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110  # uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.02)
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await task
+
+    return run
 
 
 @pytest.fixture

@@ -7,57 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from graphql_app.app import create_app
-from graphql_app.settings import Settings
-
+from .conftest import Live
 from .factories import GraphQLClient
 
 SUBSCRIBE = "subscription { todoChanged { kind todo { id title done } } }"
-Live = Callable[..., contextlib.AbstractAsyncContextManager[str]]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def live_server(settings_factory: Callable[..., Settings]) -> Live:
-    """`async with live_server(**settings) as base_url:` a real uvicorn in this event loop."""
-
-    @contextlib.asynccontextmanager
-    async def run(**overrides: Any) -> AsyncIterator[str]:
-        port = _free_port()
-        config = uvicorn.Config(
-            create_app(settings_factory(**overrides)),
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            ws="websockets-sansio",
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110  # uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.02)
-        try:
-            yield f"127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await task
-
-    return run
 
 
 @contextlib.asynccontextmanager
