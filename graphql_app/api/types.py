@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from beanie import PydanticObjectId
@@ -53,6 +53,17 @@ class Todo:
         return User.from_model(user)
 
     @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Todo:
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            title=doc["title"],
+            done=doc["done"],
+            created_at=doc["created_at"],
+            updated_at=doc["updated_at"],
+            owner_id=doc["owner_id"],
+        )
+
+    @classmethod
     def from_model(cls, todo: models.Todo) -> Todo:
         return cls(
             id=strawberry.ID(str(todo.id)),
@@ -98,9 +109,9 @@ class TodoConnection:
 
     @classmethod
     def from_page(
-        cls, page: Page[models.Todo], owner_id: PydanticObjectId, done: bool | None
+        cls, page: Page[dict[str, Any]], owner_id: PydanticObjectId, done: bool | None
     ) -> TodoConnection:
-        edges = [TodoEdge(cursor=c, node=Todo.from_model(t)) for c, t in page.items]
+        edges = [TodoEdge(cursor=c, node=Todo.from_document(d)) for c, d in page.items]
         return cls(edges=edges, page_info=page_info(page), owner_id=owner_id, done=done)
 
 
