@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shutil
 import signal
@@ -25,6 +26,7 @@ from .database import make_client, ping
 log = logging.getLogger(__name__)
 ADDRESS_FILE = "embedded-db.url"
 START_TIMEOUT = 30.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _executable() -> str:
@@ -92,10 +94,18 @@ async def _spawn(command: list[str], log_path: Path | None) -> asyncio.subproces
             stdout=output,
             stderr=output,
             start_new_session=True,  # Ctrl-C reaches the app, which then stops the database
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
         if log_path is not None:
             output.close()  # the child keeps its own descriptor
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when the server dies, even by SIGKILL, so that
+    no orphaned database keeps its port and files."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:

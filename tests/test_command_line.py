@@ -162,9 +162,13 @@ async def _serve(env: dict[str, str]) -> AsyncIterator[tuple[asyncio.subprocess.
                 await asyncio.sleep(0.2)
         yield process, base
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        if process.returncode is None:  # stop it the way a process manager would
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
 def _refuses_connections(url: str) -> bool:
@@ -201,3 +205,14 @@ async def test_serve_embedded_create_user_restart_and_sigterm(tmp_path: Path) ->
         assert (await client.me(session["accessToken"])).data["me"]["username"] == "alice"
         assert (await client.refresh(session["refreshToken"])).errors == []
         assert (await client.execute(LOGIN, {"u": "BOB", "p": PASSWORD})).errors == []
+
+
+async def test_the_embedded_database_dies_with_a_killed_server(tmp_path: Path) -> None:
+    async with _serve(_env(tmp_path)) as (process, _):
+        db_url = (tmp_path / "data" / "embedded-db.url").read_text()
+        process.kill()  # no chance to clean up
+        await process.wait()
+        deadline = time.monotonic() + 10
+        while not _refuses_connections(db_url):
+            assert time.monotonic() < deadline, "an orphaned embedded database kept running"
+            await asyncio.sleep(0.2)
