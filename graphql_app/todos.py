@@ -31,7 +31,8 @@ def _scope(owner_id: PydanticObjectId, done: bool | None) -> dict[str, Any]:
 
 
 async def create(owner_id: PydanticObjectId, title: str) -> Todo:
-    todo = Todo(owner_id=owner_id, title=validation.title(title))
+    now = utcnow()  # one instant: a new todo's createdAt equals its updatedAt
+    todo = Todo(owner_id=owner_id, title=validation.title(title), created_at=now, updated_at=now)
     await todo.insert()
     await events.publish("CREATED", todo)
     return todo

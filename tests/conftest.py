@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from graphql_app.embedded import embedded_database
 from graphql_app.models import DOCUMENT_MODELS
 from graphql_app.settings import Settings
 
-from .factories import GraphQLClient
+from .factories import JWT, PASSWORD, GraphQLClient
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 
@@ -127,6 +128,17 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
 async def client(run_app: AppRunner) -> AsyncIterator[GraphQLClient]:
     async with run_app() as gql:
         yield gql
+
+
+@pytest.fixture(autouse=True)
+def _logs_leak_nothing(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test's logs, at INFO: no token, no test password, no bcrypt hash."""
+    caplog.set_level(logging.INFO)
+    yield
+    text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert not JWT.search(text), "a token was logged"
+    assert PASSWORD not in text, "a password was logged"
+    assert "$2b$" not in text, "a password hash was logged"
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import httpx
 
 AUTH_FIELDS = "accessToken refreshToken tokenType expiresIn user { id username roles createdAt }"
 PASSWORD = "correct horse battery"
-_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
+JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
 def assert_nothing_leaks(errors: list[dict[str, Any]], variables: dict[str, Any] | None) -> None:
@@ -20,7 +20,7 @@ def assert_nothing_leaks(errors: list[dict[str, Any]], variables: dict[str, Any]
     text = json.dumps(errors)
     assert "Traceback" not in text
     assert "$2b$" not in text
-    assert not _JWT.search(text), "a token leaked into an error"
+    assert not JWT.search(text), "a token leaked into an error"
     for value in (variables or {}).values():
         if isinstance(value, str) and len(value) >= 8:
             assert value not in text, "a variable (password?) leaked into an error"
