@@ -8,9 +8,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,6 +97,25 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def run_node(script: Path, *args: str) -> tuple[int, str]:
+    """Run a Node script of tests/clients/ without blocking the loop the live server runs in;
+    return its exit code and its output."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(f"node is not installed: {script.parent.name} needs Node.js")
+    assert (script.parent / "node_modules").exists(), f"run `npm ci` in {script.parent}"
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(script),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
 
 
 @pytest.fixture

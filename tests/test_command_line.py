@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from .conftest import TEST_SECRET, AppRunner
+from .conftest import TEST_SECRET, AppRunner, free_port
 from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
 
 SCRIPT = str(Path(sys.executable).with_name("graphql-app"))
@@ -121,7 +121,7 @@ async def test_export_schema_matches_the_committed_sdl(tmp_path: Path) -> None:
 async def test_serve_refuses_a_bad_configuration(
     tmp_path: Path, args: list[str], extra: dict[str, str], variable: str
 ) -> None:
-    code, _, err = await _run(*args, "--port", str(_free_port()), env=_env(tmp_path, **extra))
+    code, _, err = await _run(*args, "--port", str(free_port()), env=_env(tmp_path, **extra))
     assert code == 1
     assert variable in err
     assert "Traceback" not in err
@@ -130,16 +130,9 @@ async def test_serve_refuses_a_bad_configuration(
 # --- a live `graphql-app serve` with its embedded database ---------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def _serve(env: dict[str, str]) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         SCRIPT,
         "serve",

@@ -4,7 +4,6 @@ playwright-core) logging in, putting the token in the Headers pane and running `
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import AppRunner, Live
+from .conftest import AppRunner, Live, run_node
 from .factories import PASSWORD, GraphQLClient
 
 BROWSER_DIR = Path(__file__).parent / "clients" / "browser"
@@ -71,27 +70,15 @@ async def test_graphiql_in_a_real_browser(live_server: Live, tmp_path: Path) -> 
     missing = _missing_tools()
     if missing and os.environ.get("RUN_BROWSER_TESTS") != "1":
         pytest.skip(f"browser check needs {', '.join(missing)} (apt-get install chromium)")
-    assert (BROWSER_DIR / "node_modules" / "playwright-core").exists(), (
-        "run `npm ci` in tests/clients/browser"
-    )
     screenshot = tmp_path / "graphiql.png"
     async with live_server() as address:
         base = f"http://{address}"
         async with httpx.AsyncClient(base_url=base) as http:
             await GraphQLClient(http).register("gina")
-        node = await asyncio.create_subprocess_exec(
-            "node",
-            str(BROWSER_DIR / "graphiql.mjs"),
-            base,
-            "gina",
-            PASSWORD,
-            str(screenshot),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        code, output = await run_node(
+            BROWSER_DIR / "graphiql.mjs", base, "gina", PASSWORD, str(screenshot)
         )
-        output, _ = await asyncio.wait_for(node.communicate(), timeout=120)
-    text = output.decode()
-    assert node.returncode == 0, text
-    assert '"username":"gina"' in text
+    assert code == 0, output
+    assert '"username":"gina"' in output
     assert screenshot.stat().st_size > 10_000
     print(f"GraphiQL screenshot: {screenshot}")
