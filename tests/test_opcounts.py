@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from graphql_app.pagination import NEWEST_FIRST
+
 from .factories import GraphQLClient
 
 TODOS = """query($first: Int!) {
@@ -90,3 +92,43 @@ async def test_a_refused_token_costs_nothing(
 
     assert await _ops(mongo, forged) == 0
     assert await _ops(mongo, anonymous) == 0
+
+
+def _index_names(plan: dict[str, Any]) -> set[str]:
+    names = {plan["indexName"]} if plan.get("stage") == "IXSCAN" else set()
+    for child in (plan.get("inputStage"), *plan.get("inputStages", [])):
+        if child:
+            names |= _index_names(child)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ({"owner_id": "OWNER"}, "owner_newest"),
+        ({"owner_id": "OWNER", "done": True}, "owner_done_newest"),
+    ],
+)
+async def test_pages_are_served_by_an_index(
+    client: GraphQLClient,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    db_name: str,
+    query: dict[str, Any],
+    index: str,
+) -> None:
+    payload = await client.register("alice")
+    for i in range(30):
+        await client.create_todo(payload["accessToken"], f"todo {i}")
+    owner = (await mongo[db_name]["todos"].find_one({}))["owner_id"]
+    filter_ = {k: owner if v == "OWNER" else v for k, v in query.items()}
+    cursor = mongo[db_name]["todos"].find(filter_).sort(NEWEST_FIRST).limit(21)
+    plan = (await cursor.explain())["queryPlanner"]["winningPlan"]
+    assert index in _index_names(plan)
+
+
+async def test_login_finds_the_user_by_its_unique_index(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]], db_name: str
+) -> None:
+    await client.register("alice")
+    plan = (await mongo[db_name]["users"].find({"username": "alice"}).explain())["queryPlanner"]
+    assert "username_unique" in _index_names(plan["winningPlan"])
