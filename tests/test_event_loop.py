@@ -4,9 +4,13 @@ their latency. A benchmark-style check with a generous bound, not a precise time
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
+import threading
 import time
 from typing import Any
+
+from graphql_app.auth.passwords import HASHING_NICENESS
 
 from .factories import PASSWORD
 
@@ -47,3 +51,17 @@ async def test_me_stays_fast_while_logins_hash(run_app: Any) -> None:
             f"me p50 {statistics.median(latencies) * 1000:.1f}ms max {max(latencies) * 1000:.1f}ms"
         )
         assert statistics.median(latencies) < one_login / 2
+
+
+async def test_hashing_threads_yield_to_the_event_loop(run_app: Any) -> None:
+    """At most one hashing thread per core, each at a lower priority than the event loop."""
+    async with run_app() as client:
+        await asyncio.gather(*(client.register(f"user{i}") for i in range(6)))
+    hashing = [t for t in threading.enumerate() if t.name.startswith("bcrypt")]
+    assert 1 <= len(hashing) <= (os.cpu_count() or 2)
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    for thread in hashing:
+        assert thread.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(
+            loop_priority + HASHING_NICENESS, 19
+        )
