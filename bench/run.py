@@ -3,7 +3,8 @@
     .venv/bin/python bench/run.py [--duration 10] [--rounds 3] [--quick]
 
 Needs `wrk` (Debian: `apt-get install wrk`) and `taskset`. Starts the embedded database, the
-product (one uvicorn worker, env as in production but for the embedded database) and the
+product (`graphql-app serve`: one uvicorn worker, env as in production but for the embedded
+database) and the
 naive peer; seeds a user with 25 todos; runs each scenario with `wrk -t1 -c32`, product and
 peer alternating over several rounds, and prints medians: requests/s, p50/p99, the ratio to
 the naive peer, database operations per request (the database's serverStatus opcounters)
@@ -86,6 +87,11 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def product_command(port: int) -> list[str]:
+    """The product as production runs it: `graphql-app serve` (its JSON log lines included)."""
+    return ["taskset", "-c", "0", str(BIN / "graphql-app"), "serve", "--port", str(port)]
 
 
 def uvicorn(app: str, port: int, cores: str, extra: list[str] | None = None) -> list[str]:
@@ -205,7 +211,7 @@ def main() -> int:  # one linear script
     ]  # fmt: skip
     with (
         process(db_args, env, tmp / "db.log") as db,
-        process(uvicorn("graphql_app.asgi:app", app_port, "0"), env, tmp / "app.log") as app,
+        process(product_command(app_port), env, tmp / "app.log") as app,
         process(
             uvicorn("naive_app:app", naive_port, "0", ["--app-dir", str(ROOT / "bench")]),
             env,

@@ -102,10 +102,12 @@ async def _spawn(command: list[str], log_path: Path | None) -> asyncio.subproces
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM it when the server dies, even by SIGKILL, so that
-    no orphaned database keeps its port and files."""
+    """In the child, before exec: kill it when the server dies without stopping it (a
+    SIGKILL, a crash), so that no orphaned database keeps its port and files. SIGKILL rather
+    than SIGTERM: the embedded server's SIGTERM handler can deadlock (seen with
+    secantusdb 0.7.0b3), and then nobody would be left to follow up."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:

@@ -116,6 +116,7 @@ async def test_concurrent_refreshes_with_one_token_have_exactly_one_winner(
 async def test_logout_ends_one_session_and_is_idempotent(client: GraphQLClient) -> None:
     ended = await client.register("alice")
     kept = await _login(client)
+    await _works(client, ended["accessToken"])  # a token already verified and in use
     result = await client.execute(LOGOUT, {"t": ended["refreshToken"]})
     assert result.data == {"logout": True}
     await _refused(client, access=ended["accessToken"], refresh=ended["refreshToken"])
@@ -210,6 +211,7 @@ async def test_an_expired_access_token_is_refused_and_refresh_recovers(
     async with run_app(access_token_ttl=1) as client:
         session = await client.register("alice")
         assert session["expiresIn"] == 1
+        await _works(client, session["accessToken"])  # verified once: its claims are kept
         await asyncio.sleep(2.1)
         await _refused(client, access=session["accessToken"], reason="TOKEN_EXPIRED")
         result = await client.refresh(session["refreshToken"])

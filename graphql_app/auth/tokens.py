@@ -32,6 +32,9 @@ REQUIRED_CLAIMS = {
 }
 
 
+VERIFIED_CACHE_SIZE = 4096  # access tokens whose verified claims are kept
+
+
 @dataclass(frozen=True, slots=True)
 class Claims:
     sub: str
@@ -55,6 +58,7 @@ class TokenCodec:
         self.issuer = issuer
         self.audience = audience
         self._algorithms = [keyring.algorithm]
+        self._verified: dict[str, Claims] = {}
 
     def issue(
         self,
@@ -92,7 +96,26 @@ class TokenCodec:
         return Issued(token, jti, now + ttl)
 
     def verify(self, token: str, expected: TokenType, *, allow_expired: bool = False) -> Claims:
-        """Return the claims of a valid token of the expected type, else raise Unauthenticated."""
+        """Return the claims of a valid token of the expected type, else raise Unauthenticated.
+
+        A client sends the same access token many times: its verified claims are kept, keyed
+        by the exact token text, and only the expiry is checked again. (Revocation is not a
+        property of the token; the caller checks it against the database on every request.)
+        """
+        if expected is TokenType.ACCESS and not allow_expired:
+            cached = self._verified.get(token)
+            if cached is not None:
+                if time.time() >= cached.exp:  # as PyJWT decides, with no leeway
+                    raise Unauthenticated(Reason.TOKEN_EXPIRED)
+                return cached
+        claims = self._verify(token, expected, allow_expired=allow_expired)
+        if expected is TokenType.ACCESS and not allow_expired:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))  # the oldest entry
+            self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str, expected: TokenType, *, allow_expired: bool) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
             kid = header.get("kid")
