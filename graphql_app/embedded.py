@@ -80,7 +80,7 @@ async def embedded_database(storage: Path | str, data_dir: Path | None) -> Async
     finally:
         if data_dir:
             await asyncio.to_thread((data_dir / ADDRESS_FILE).unlink, missing_ok=True)
-        await _stop(process)
+        await stop_process(process, grace=5)
 
 
 async def _spawn(command: list[str], log_path: Path | None) -> asyncio.subprocess.Process:
@@ -125,12 +125,13 @@ async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
     raise RuntimeError("embedded database did not answer within 30 s")
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_process(process: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
     if process.returncode is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(process.wait(), timeout=5)
+        await asyncio.wait_for(process.wait(), timeout=grace)
     except TimeoutError:
         process.kill()
         await process.wait()

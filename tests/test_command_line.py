@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from graphql_app.embedded import stop_process
+
 from .conftest import TEST_SECRET, AppRunner, free_port
 from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
 
@@ -155,13 +157,7 @@ async def _serve(env: dict[str, str]) -> AsyncIterator[tuple[asyncio.subprocess.
                 await asyncio.sleep(0.2)
         yield process, base
     finally:
-        if process.returncode is None:  # stop it the way a process manager would
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process, grace=15)  # the way a process manager would
 
 
 def _refuses_connections(url: str) -> bool:
