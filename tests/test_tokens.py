@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from graphql_app.auth.keys import load_keyring
 from graphql_app.database import make_client
 from graphql_app.settings import ConfigError, Settings
 
-from .conftest import TEST_SECRET, AppRunner
+from .conftest import TEST_SECRET, AppRunner, free_port
 from .factories import PASSWORD, GraphQLClient, Result
 
 # --- minting and forging tokens ------------------------------------------------------------
@@ -725,7 +724,7 @@ def test_serve_refuses_to_start_in_production(
     }
     started = time.monotonic()
     done = subprocess.run(  # our own CLI with fixed arguments
-        [sys.executable, "-m", "graphql_app", "serve", "--port", str(_unused_port())],
+        [sys.executable, "-m", "graphql_app", "serve", "--port", str(free_port())],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -738,10 +737,3 @@ def test_serve_refuses_to_start_in_production(
     assert "Traceback" not in done.stderr, done.stderr
     assert time.monotonic() - started < 45, "the refusal should be immediate"
     assert not (tmp_path / "data").exists(), "it started something before refusing"
-
-
-def _unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

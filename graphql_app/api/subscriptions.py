@@ -8,7 +8,7 @@ from enum import StrEnum
 import strawberry
 from strawberry.types import Info
 
-from .. import events, models
+from .. import events
 from ..context import Context
 from ..permissions import IsAuthenticated
 from .types import Todo
@@ -37,5 +37,5 @@ class Subscription:
         async for event in events.watch(principal.user_id):
             await auth.recheck(principal)
             if event is not None:
-                todo = Todo.from_model(models.Todo.model_validate(event.todo))
+                todo = Todo.from_document(event.todo)
                 yield TodoEvent(kind=TodoEventKind(event.kind), todo=todo)

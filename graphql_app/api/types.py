@@ -54,6 +54,7 @@ class Todo:
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Todo:
+        """From a stored document (or an event's snapshot of one)."""
         return cls(
             id=strawberry.ID(str(doc["_id"])),
             title=doc["title"],
@@ -65,14 +66,7 @@ class Todo:
 
     @classmethod
     def from_model(cls, todo: models.Todo) -> Todo:
-        return cls(
-            id=strawberry.ID(str(todo.id)),
-            title=todo.title,
-            done=todo.done,
-            created_at=todo.created_at,
-            updated_at=todo.updated_at,
-            owner_id=todo.owner_id,
-        )
+        return cls.from_document(todo.model_dump(by_alias=True))
 
 
 @strawberry.type

@@ -102,17 +102,17 @@ class TokenCodec:
         by the exact token text, and only the expiry is checked again. (Revocation is not a
         property of the token; the caller checks it against the database on every request.)
         """
-        if expected is TokenType.ACCESS and not allow_expired:
-            cached = self._verified.get(token)
-            if cached is not None:
-                if time.time() >= cached.exp:  # as PyJWT decides, with no leeway
-                    raise Unauthenticated(Reason.TOKEN_EXPIRED)
-                return cached
-        claims = self._verify(token, expected, allow_expired=allow_expired)
-        if expected is TokenType.ACCESS and not allow_expired:
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                self._verified.pop(next(iter(self._verified)))  # the oldest entry
-            self._verified[token] = claims
+        if expected is not TokenType.ACCESS or allow_expired:
+            return self._verify(token, expected, allow_expired=allow_expired)
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() >= cached.exp:  # as PyJWT decides, with no leeway
+                raise Unauthenticated(Reason.TOKEN_EXPIRED)
+            return cached
+        claims = self._verify(token, expected, allow_expired=False)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry
+        self._verified[token] = claims
         return claims
 
     def _verify(self, token: str, expected: TokenType, *, allow_expired: bool) -> Claims:
