@@ -128,6 +128,8 @@ def wrk(url: str, body: str | None, token: str | None, seconds: int, connections
     finally:
         os.unlink(lua.name)
     out = done.stdout
+    if "Requests/sec" not in out or "50%" not in out:
+        raise SystemExit(f"wrk gave no figures for {url}:\n{out}{done.stderr}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]

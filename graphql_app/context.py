@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from beanie import PydanticObjectId
-from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from . import users
 from .auth.service import Principal
-from .client_address import client_address
 from .errors import Reason, Unauthenticated
 from .models import User
 from .services import Services
@@ -86,16 +83,3 @@ def bearer_token(authorization: str | None) -> str | Reason:
     if scheme.lower() != "bearer" or not token.strip():
         return Reason.TOKEN_INVALID
     return token.strip()
-
-
-def context_getter(services: Services) -> Any:
-    """A FastAPI dependency building the Context of each request."""
-
-    async def get_context(connection: HTTPConnection) -> Context:
-        return Context(
-            services,
-            connection.headers.get("authorization"),
-            client_address(connection, services.settings.trusted_proxy_list),
-        )
-
-    return get_context
