@@ -1,5 +1,5 @@
 """Domain exceptions named after states. No GraphQL import: services and the CLI raise these,
-and one Strawberry extension (`api.extensions.ErrorCodes`) maps them to `extensions.code`."""
+and one Strawberry extension (`api.error_codes`) maps them to `extensions.code`."""
 
 from __future__ import annotations
 

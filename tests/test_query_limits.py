@@ -97,15 +97,14 @@ async def test_token_limit(run_app: AppRunner) -> None:
 
 
 async def test_a_repeated_query_is_parsed_and_validated_once(client: GraphQLClient) -> None:
-    from strawberry.extensions.parser_cache import _get_parse_cache
-    from strawberry.extensions.validation_cache import _get_validate_cache
+    from graphql_app.api.operation import cached_parse, cached_validate
 
     query = "query Repeated { me { id username } }"
     await client.execute(query)
-    parses, validations = _get_parse_cache(512).cache_info(), _get_validate_cache(512).cache_info()
+    parses, validations = cached_parse.cache_info(), cached_validate.cache_info()
     for _ in range(5):
         await client.execute(query)
-    assert _get_parse_cache(512).cache_info().hits - parses.hits == 5
-    assert _get_parse_cache(512).cache_info().misses == parses.misses
-    assert _get_validate_cache(512).cache_info().hits - validations.hits == 5
-    assert _get_validate_cache(512).cache_info().misses == validations.misses
+    assert cached_parse.cache_info().hits - parses.hits == 5
+    assert cached_parse.cache_info().misses == parses.misses
+    assert cached_validate.cache_info().hits - validations.hits == 5
+    assert cached_validate.cache_info().misses == validations.misses

@@ -5,30 +5,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from ..context import Context
 
 log = logging.getLogger("graphql_app.requests")
 
 
-class RequestLog(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context.context
-        result = self.execution_context.result
-        errors = (result.errors if result is not None else None) or []
-        codes = sorted({str((e.extensions or {}).get("code", "UNKNOWN")) for e in errors})
-        log.info(
-            "graphql operation",
-            extra={
-                "request_id": context.request_id if isinstance(context, Context) else None,
-                "operation": self.execution_context.operation_name,
-                "user_id": context.user_id if isinstance(context, Context) else None,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "outcome": ",".join(codes) if codes else "ok",
-            },
-        )
+def log_operation(execution_context: ExecutionContext, started: float) -> None:
+    """Log the operation that began at `started` (a `time.perf_counter()` reading)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    context = execution_context.context
+    result = execution_context.result
+    errors = (result.errors if result is not None else None) or []
+    codes = sorted({str((e.extensions or {}).get("code", "UNKNOWN")) for e in errors})
+    log.info(
+        "graphql operation",
+        extra={
+            "request_id": context.request_id if isinstance(context, Context) else None,
+            "operation": execution_context.operation_name,
+            "user_id": context.user_id if isinstance(context, Context) else None,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "outcome": ",".join(codes) if codes else "ok",
+        },
+    )
