@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -71,6 +72,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
                 status_code=exc.status_code,
             )
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: about 3x faster than `json` both ways; its errors are `JSONDecodeError`s."""
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)  # a batch (list) is refused unless ALLOW_BATCHING
