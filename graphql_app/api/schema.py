@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..settings import Settings
+from .execution import PlainScalarExecutor, mark_plain_scalars
 from .mutations import Mutation
 from .operation import Operation
 from .queries import Query
@@ -39,10 +40,13 @@ def build_schema(settings: Settings | None = None) -> Schema:
     config = StrawberryConfig(
         batching_config={"max_operations": MAX_BATCH} if settings.allow_batching else None
     )
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[Operation.factory(settings.max_query_tokens, tuple(rules))],
         config=config,
+        execution_context_class=PlainScalarExecutor,
     )
+    mark_plain_scalars(schema._schema)
+    return schema
