@@ -104,8 +104,12 @@ def uvicorn(app: str, port: int, cores: str, extra: list[str] | None = None) -> 
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if found is None:  # seen once in a few hundred runs; the run's req/s still counts
+        print(f"  (wrk printed a latency this script cannot read: {value!r})", file=sys.stderr)
+        return float("nan")
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(url: str, body: str | None, token: str | None, seconds: int, connections: int) -> Run:
