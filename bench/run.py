@@ -105,7 +105,7 @@ def uvicorn(app: str, port: int, cores: str, extra: list[str] | None = None) -> 
 
 def _ms(value: str) -> float:
     found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    if found is None:  # seen once in a few hundred runs; the run's req/s still counts
+    if found is None:  # seen twice in about 100 runs; the req/s still counts
         print(f"  (wrk printed a latency this script cannot read: {value!r})", file=sys.stderr)
         return float("nan")
     number, unit = found.groups()
