@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import strawberry
-from strawberry.types import Info
 
 from graphql_app.api.execution import PLAIN, PlainScalarExecutor, mark_plain_scalars
 from graphql_app.permissions import IsAuthenticated
@@ -35,7 +34,7 @@ ROWS: list[Any] = []
 @strawberry.type
 class Query:
     @strawberry.field
-    def items(self, info: Info) -> list[Item]:
+    def items(self) -> list[Item]:
         return ROWS
 
 

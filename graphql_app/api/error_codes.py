@@ -38,11 +38,8 @@ def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: boo
         if not parsed:
             return _with(error, error.message, {"code": "GRAPHQL_PARSE_FAILED"})
         if error.path is None:
-            code = (
-                "BAD_USER_INPUT"
-                if error.message.startswith("Variable ")
-                else ("GRAPHQL_VALIDATION_FAILED")
-            )
+            variable = error.message.startswith("Variable ")
+            code = "BAD_USER_INPUT" if variable else "GRAPHQL_VALIDATION_FAILED"
             return _with(error, error.message, {"code": code})
     context = execution_context.context
     request_id = getattr(context, "request_id", None) or uuid.uuid4().hex

@@ -31,6 +31,8 @@ cached_validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
 
 class Operation(SchemaExtension):
     def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        """`rules`: the complete validation rule set (graphql-core's and the limits'), built
+        once, so no request assembles it again."""
         self.max_tokens = max_tokens
         self.rules = rules
 
@@ -44,7 +46,7 @@ class Operation(SchemaExtension):
         started = time.perf_counter()
         context = self.execution_context
         context.parse_options["max_tokens"] = self.max_tokens
-        context.validation_rules = context.validation_rules + self.rules
+        context.validation_rules = self.rules
         yield
         shape_errors(context)
         log_operation(context, started)
