@@ -336,6 +336,15 @@ def main() -> int:  # one linear script
     print()
     for label, value, ok in goals:
         print(f"{'PASS' if ok else 'FAIL'}  {label}: {value:.2f}")
+    # The database's CPU per request bounds what any app could reach against it here: at a
+    # whole core (it shares core 1 with wrk, so less in practice).
+    print("\ndatabase ceiling: its CPU per request, and req/s at a whole core (x naive peer)")
+    for name in scenarios:
+        db_cpu = statistics.median(d for _, d in cpu[name])
+        if name.startswith("product") and db_cpu > 0.01:
+            per_request = db_cpu / med(name).rps
+            ceiling = 1 / per_request
+            print(f"  {name}: {per_request * 1000:.2f} ms -> {ceiling:.0f} ({ceiling / peer:.2f}x)")
     errors = sum(r.errors for runs in results.values() for r in runs)
     print(f"\nnon-2xx answers during the runs: {errors}; logs in {tmp}")
     return 0
