@@ -105,9 +105,8 @@ def uvicorn(app: str, port: int, cores: str, extra: list[str] | None = None) -> 
 
 def _ms(value: str) -> float:
     found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    if found is None:  # seen twice in about 100 runs; the req/s still counts
-        print(f"  (wrk printed a latency this script cannot read: {value!r})", file=sys.stderr)
-        return float("nan")
+    if found is None:
+        raise SystemExit(f"wrk printed a latency this script cannot read: {value!r}")
     number, unit = found.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
@@ -132,11 +131,12 @@ def wrk(url: str, body: str | None, token: str | None, seconds: int, connections
     finally:
         os.unlink(lua.name)
     out = done.stdout
-    if "Requests/sec" not in out or "50%" not in out:
+    if "Requests/sec" not in out or "Latency Distribution" not in out:
         raise SystemExit(f"wrk gave no figures for {url}:\n{out}{done.stderr}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored: "Thread Stats" also prints percentages (a "+/- Stdev" of 71.50%, say).
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(bad.group(1)) if bad else 0
