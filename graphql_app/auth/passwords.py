@@ -24,7 +24,7 @@ from typing import TypeVar
 import bcrypt
 
 _PREHASH_KEY = b"graphql-app/bcrypt-prehash/v1"
-HASHING_NICENESS = 4  # measured: at 10 logins starve, at 0 the event loop does (bench/RESULTS.md)
+HASHING_NICENESS = 3  # measured: at 10 logins starve, at 0 the event loop does (bench/RESULTS.md)
 T = TypeVar("T")
 
 
