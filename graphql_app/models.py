@@ -10,6 +10,8 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from .owned import OwnedDocument
+
 
 class Role(StrEnum):
     USER = "USER"
@@ -66,8 +68,7 @@ class Session(Document):
         ]
 
 
-class Todo(Document):
-    owner_id: PydanticObjectId
+class Todo(OwnedDocument):
     title: str
     done: bool = False
     created_at: datetime = Field(default_factory=utcnow)

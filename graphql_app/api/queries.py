@@ -9,7 +9,7 @@ from strawberry.types import Info
 from .. import todos, users
 from ..context import Context
 from ..permissions import IsAdmin, IsAuthenticated
-from .types import Todo, TodoConnection, User, UserConnection
+from .types import Connection, Todo, User, connection
 
 
 @strawberry.type
@@ -26,12 +26,12 @@ class Query:
         first: int | None = 20,
         after: str | None = UNSET,
         done: bool | None = UNSET,
-    ) -> TodoConnection:
+    ) -> Connection[Todo]:
         """The caller's own todos, newest first."""
         owner_id = (await info.context.require_principal()).user_id
         done = None if done is UNSET else done
         page = await todos.page(owner_id, first, after or None, done)
-        return TodoConnection.from_page(page, owner_id, done)
+        return connection(page, Todo.from_document, lambda: todos.count(owner_id, done))
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def todo(self, info: Info[Context, None], id: strawberry.ID) -> Todo:
@@ -39,5 +39,5 @@ class Query:
         return Todo.from_model(await todos.get(owner_id, id))
 
     @strawberry.field(permission_classes=[IsAdmin])
-    async def users(self, first: int | None = 20, after: str | None = UNSET) -> UserConnection:
-        return UserConnection.from_page(await users.page(first, after or None))
+    async def users(self, first: int | None = 20, after: str | None = UNSET) -> Connection[User]:
+        return connection(await users.page(first, after or None), User.from_model, users.count)
