@@ -72,7 +72,7 @@ class Context(BaseContext):
         except Unauthenticated as failure:
             return failure
         # Todo.owner of the caller's own todos then costs no query.
-        self.user_loader.prime(principal.user.id, principal.user)  # type: ignore[arg-type]
+        self.user_loader.prime(principal.user_id, principal.user)
         return principal
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 
 class Reason(StrEnum):
-    """Why a request is not authenticated (API.md, `extensions.reason`)."""
+    """Why a request is not authenticated: `extensions.reason` in UNAUTHENTICATED errors."""
 
     MISSING_TOKEN = "MISSING_TOKEN"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"

@@ -96,7 +96,7 @@ class Todo(OwnedDocument):
 class LoginFailures(Document):
     """Failed logins of one key (username and address, or address alone) in a window."""
 
-    id: str  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]  # the key (username and address), not an ObjectId
     failures: int = 0
     expires_at: datetime
 

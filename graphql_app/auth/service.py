@@ -74,13 +74,13 @@ class AuthService:
         if not refresh_token:
             raise Unauthenticated(Reason.MISSING_TOKEN)
         claims = self.codec.verify(refresh_token, TokenType.REFRESH)
-        user = await User.get(_object_id(claims.sub))
-        if user is None:
-            raise Unauthenticated(Reason.TOKEN_INVALID)
-        if user.token_version != claims.tv:
-            raise Unauthenticated(Reason.TOKEN_REVOKED)
+        user = await self._load(claims)
         jti = await sessions.rotate(
-            claims.sid, _user_id(user), claims.jti, self._refresh_ttl, self._access_ttl
+            claims.sid,
+            _user_id(user),
+            claims.jti,
+            refresh_ttl=self._refresh_ttl,
+            access_ttl=self._access_ttl,
         )
         return self._issue(user, claims.sid, jti)
 
@@ -112,8 +112,9 @@ class AuthService:
         return await self._start_session(updated)
 
     async def authenticate(self, access_token: str) -> Principal:
-        """Verify the token, then fetch the user and check the session concurrently."""
-        return await self._load(self.codec.verify(access_token, TokenType.ACCESS))
+        """Verify the token, then load its user in one lookup that also checks the session."""
+        claims = self.codec.verify(access_token, TokenType.ACCESS)
+        return Principal(await self._load(claims), claims)
 
     async def recheck(self, principal: Principal) -> None:
         """For long-lived subscriptions: raise once the token has expired or was revoked,
@@ -121,12 +122,13 @@ class AuthService:
         if time.time() >= principal.claims.exp:
             raise Unauthenticated(Reason.TOKEN_EXPIRED)
         current = await self._load(principal.claims)
-        if current.user.roles != principal.user.roles:
+        if current.roles != principal.user.roles:
             raise Forbidden("Roles changed: subscribe again")
 
-    async def _load(self, claims: Claims) -> Principal:
-        """One indexed lookup: the user, if neither logoutAll/changePassword (token version)
-        nor a logout or reuse detection (revoked sessions) has ended this token since."""
+    async def _load(self, claims: Claims) -> User:
+        """The one way a token's user is loaded: one indexed lookup that finds the user only
+        if neither logoutAll/changePassword (token version) nor a logout or reuse detection
+        (revoked sessions) has ended this token since."""
         user_id = _object_id(claims.sub)
         collection = User.get_pymongo_collection()
         raw = await collection.find_one(
@@ -140,7 +142,7 @@ class AuthService:
         if raw is None:  # only refusals pay for a second lookup, to name the reason
             exists = await collection.find_one({"_id": user_id}, projection={"_id": 1})
             raise Unauthenticated(Reason.TOKEN_REVOKED if exists else Reason.TOKEN_INVALID)
-        return Principal(cast(User, User.model_validate(raw)), claims)
+        return cast(User, User.model_validate(raw))
 
     async def _revoke_everything(self, user: User, changes: dict[str, str]) -> User:
         """Bump the token version (kills every token issued before, in one atomic update with

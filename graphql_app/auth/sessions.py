@@ -26,7 +26,7 @@ async def open_session(user_id: PydanticObjectId, ttl: int) -> tuple[str, str]:
 
 
 async def rotate(
-    sid: str, user_id: PydanticObjectId, used_jti: str, ttl: int, access_ttl: int
+    sid: str, user_id: PydanticObjectId, used_jti: str, *, refresh_ttl: int, access_ttl: int
 ) -> str:
     """Swap the family's current refresh token for a new one; return the new jti.
 
@@ -43,7 +43,7 @@ async def rotate(
             "revoked": False,
             "expires_at": {"$gt": now},
         },
-        {"$set": {"refresh_jti": new_jti, "expires_at": now + timedelta(seconds=ttl)}},
+        {"$set": {"refresh_jti": new_jti, "expires_at": now + timedelta(seconds=refresh_ttl)}},
         projection={"_id": 1},
     )
     if rotated is None:
