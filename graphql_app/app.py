@@ -23,7 +23,7 @@ from strawberry.types.unset import UNSET
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
 from .api.websocket import AuthenticatingTransportWSHandler
-from .client_address import client_address
+from .client_address import ClientInfo
 from .context import Context
 from .database import Client, init_database, make_client, ping
 from .embedded import embedded_database
@@ -50,7 +50,7 @@ class GraphQLApp(GraphQL[Context, None]):
         context = Context(
             self.services,
             request.headers.get("authorization"),
-            client_address(request, self.services.settings.trusted_proxy_list),
+            ClientInfo.of(request, self.services.settings.trusted_proxy_list),
         )
         context.request, context.response = request, response
         return context

@@ -49,8 +49,8 @@ def bypasses(source: str, owned: dict[str, str]) -> list[str]:
     return found
 
 
-def test_todos_are_owner_scoped() -> None:
-    assert _owned_models() == {"Todo": "todos"}
+def test_todos_and_security_events_are_owner_scoped() -> None:
+    assert _owned_models() == {"Todo": "todos", "SecurityEvent": "security_events"}
 
 
 def test_no_module_queries_an_owned_collection_without_the_layer() -> None:

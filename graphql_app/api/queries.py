@@ -6,10 +6,12 @@ import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from .. import todos, users
+from .. import security_events, todos, users
 from ..context import Context
+from ..errors import Forbidden
+from ..models import Role
 from ..permissions import IsAdmin, IsAuthenticated
-from .types import Connection, Todo, User, connection
+from .types import Connection, SecurityEvent, Session, Todo, User, connection
 
 
 @strawberry.type
@@ -41,3 +43,29 @@ class Query:
     @strawberry.field(permission_classes=[IsAdmin])
     async def users(self, first: int | None = 20, after: str | None = UNSET) -> Connection[User]:
         return connection(await users.page(first, after or None), User.from_model, users.count)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def sessions(self, info: Info[Context, None]) -> list[Session]:
+        """The caller's active sessions, newest first; `current` marks this request's."""
+        principal = await info.context.require_principal()
+        found = await info.context.services.auth.active_sessions(principal)
+        return [Session.from_document(doc, principal.claims.sid) for doc in found]
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def security_events(
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = UNSET,
+        user_id: strawberry.ID | None = UNSET,
+    ) -> Connection[SecurityEvent]:
+        """The caller's own security events, newest first; another user's for admins."""
+        principal = await info.context.require_principal()
+        owner_id = principal.user_id
+        if user_id and user_id != str(owner_id):
+            if Role.ADMIN not in principal.user.roles:
+                raise Forbidden("Admin role required")
+            owner_id = users.parse_id(user_id)
+        page = await security_events.page(owner_id, first, after or None)
+        count = security_events.count
+        return connection(page, SecurityEvent.from_document, lambda: count(owner_id))

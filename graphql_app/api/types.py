@@ -15,6 +15,7 @@ from ..auth.service import AuthResult
 from ..context import Context
 from ..errors import NotFound
 from ..pagination import Page
+from ..security_events import Kind
 
 Role = models.Role
 strawberry.enum(Role, name="Role")
@@ -113,6 +114,54 @@ def connection(
     """`page`'s items as edges of `node(item)`; `count` runs only if totalCount is asked."""
     edges = [Edge(cursor=cursor, node=node(item)) for cursor, item in page.items]
     return Connection(edges=edges, page_info=page_info(page), counter=count)
+
+
+@strawberry.type
+class Session:
+    id: strawberry.ID
+    current: bool
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    address: str | None
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any], current_sid: str) -> Session:
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            current=doc["_id"] == current_sid,
+            created_at=doc["created_at"],
+            last_used_at=doc["last_used_at"],
+            expires_at=doc["expires_at"],
+            user_agent=doc.get("user_agent"),
+            address=doc.get("address"),
+        )
+
+
+strawberry.enum(Kind, name="SecurityEventKind")
+
+
+@strawberry.type
+class SecurityEvent:
+    id: strawberry.ID
+    kind: Kind
+    at: datetime
+    address: str | None
+    user_agent: str | None
+    session_id: strawberry.ID | None
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> SecurityEvent:
+        sid = doc.get("session_id")
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            kind=Kind(doc["kind"]),
+            at=doc["created_at"],
+            address=doc.get("address"),
+            user_agent=doc.get("user_agent"),
+            session_id=strawberry.ID(sid) if sid else None,
+        )
 
 
 @strawberry.type
