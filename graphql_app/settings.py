@@ -1,4 +1,4 @@
-"""Configuration from the environment variables of API.md, validated once at start-up."""
+"""Configuration from the environment (the README's table), validated once at start-up."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The session lifecycle of API.md "Tokens": rotation, reuse detection that revokes the whole
+"""The session lifecycle of the token rules: rotation, reuse detection that revokes the whole
 family, atomic refresh, logout (idempotent), logoutAll, changePassword, expiry, every
 password character counting, and the refresh cookie with a JSON-only POST."""
 
