@@ -1,6 +1,7 @@
 """GraphiQL served by the service itself: every file local, a strict Content-Security-Policy,
 off in production unless asked for; and a real browser (Debian's Chromium driven by
-playwright-core) logging in, putting the token in the Headers pane and running `me`."""
+playwright-core) logging in, putting the token in the Headers pane and running `me`, then
+subscribing to `todoChanged` over the page's WebSocket."""
 
 from __future__ import annotations
 
@@ -103,5 +104,7 @@ async def test_graphiql_in_a_real_browser(live_server: Live, tmp_path: Path) -> 
         )
     assert code == 0, output
     assert '"username":"gina"' in output
+    assert 'subscription in GraphiQL received {"kind":"CREATED"' in output
+    assert "the CSP refused a WebSocket to ws://localhost:" in output
     assert screenshot.stat().st_size > 10_000
     print(f"GraphiQL screenshot: {screenshot}")

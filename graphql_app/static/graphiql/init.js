@@ -46,13 +46,15 @@
   ].join("\n");
 
   var subscription = [
-    "# Your todo changes, live over a WebSocket (graphql-transport-ws).",
+    "# Your todo changes, live over a WebSocket.",
     "#",
-    "# 1. Put the accessToken in this tab's Headers too: GraphiQL sends them in the",
-    "#    connection_init message, where the server reads the token.",
-    "# 2. Run TodoChanged: it keeps running until you stop it.",
-    "# 3. Run CreateTodo in the first tab: the event shows up here.",
-    "# The stream ends when the token expires or its session is logged out.",
+    "# 1. Put the accessToken in this tab's Headers too:",
+    "#    GraphiQL sends them in connection_init.",
+    "# 2. Run TodoChanged: it runs until you stop it.",
+    "# 3. Run CreateTodo in the first tab: the event",
+    "#    shows up here.",
+    "# The stream ends when the token expires or its",
+    "# session is logged out.",
     "",
     "subscription TodoChanged {",
     "  todoChanged {",
