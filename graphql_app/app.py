@@ -63,11 +63,8 @@ class GraphQLApp(GraphQL[Context, None]):
         prefers (406 before anything runs when it accepts neither; a GET without a query
         is left to the GraphiQL page or its 404)."""
         media_type = media_types.preferred(request.headers.get("accept"))
-        page = request.scope.get("method") == "GET" and "query" not in request.query_params
-        if media_type is None and not page:
-            raise HTTPException(
-                406, f"Acceptable: {media_types.GRAPHQL_RESPONSE}, {media_types.JSON}"
-            )
+        if media_type is None and not _asks_for_page(request):
+            raise HTTPException(406, media_types.NOT_ACCEPTABLE)
         response = Response(media_type=media_type)
         response.status_code = None  # type: ignore[assignment]  # unset: Strawberry's 200
         response.raw_headers = []
@@ -120,6 +117,10 @@ class GraphQLApp(GraphQL[Context, None]):
         return render_graphiql(request)
 
     graphql_transport_ws_handler_class = AuthenticatingTransportWSHandler
+
+
+def _asks_for_page(request: Request | WebSocket) -> bool:
+    return request.scope.get("method") == "GET" and "query" not in request.query_params
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -23,6 +23,7 @@ GRAPHQL_RESPONSE_STATUS: dict[str, int] = {
     "SERVICE_UNAVAILABLE": 503,
 }
 REQUEST_ERROR_STATUS = 400
+NOT_ACCEPTABLE = f"The response is {GRAPHQL_RESPONSE} or {JSON}: the Accept header allows neither"
 
 
 def preferred(accept: str | None) -> str | None:
