@@ -214,3 +214,14 @@ async def test_development_still_suggests(client: GraphQLClient, query: str, nam
     assert "Did you mean" in message
     assert name in message
     assert result.codes == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_coercion_stops_at_graphql_cores_limit_of_errors(client: GraphQLClient) -> None:
+    result = await client.execute(
+        'mutation($r: [Role!]!) { setUserRoles(userId: "x", roles: $r) { id } }',
+        {"r": [ODD_VALUE] * 80},
+    )
+    assert result.data is None
+    assert 1 < len(result.errors) < 80
+    assert set(result.codes) == {"BAD_USER_INPUT"}
+    assert ODD_VALUE not in json.dumps(result.errors)
