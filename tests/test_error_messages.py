@@ -225,3 +225,31 @@ async def test_coercion_stops_at_graphql_cores_limit_of_errors(client: GraphQLCl
     assert 1 < len(result.errors) < 80
     assert set(result.codes) == {"BAD_USER_INPUT"}
     assert ODD_VALUE not in json.dumps(result.errors)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            f'mutation {{ login(username: "a" password "{PASSWORD}") {{ accessToken }} }}',
+            "Syntax Error: Expected ':', found String.",
+        ),
+        (f'{{ me {{ id """{PASSWORD}""" }} }}', "Syntax Error: Expected Name, found BlockString."),
+        (
+            "{ todos(first: 1 2345678901) { totalCount } }",
+            "Syntax Error: Expected Name, found Int.",
+        ),
+        ('{ todo(id: "\\u12 secret") { id } }', "Syntax Error: Invalid Unicode escape sequence."),
+        (
+            "{ todos(first: .12345678) { totalCount } }",
+            "Syntax Error: Invalid number, expected digit before '.'.",
+        ),
+    ],
+)
+async def test_a_syntax_error_quotes_no_value(
+    client: GraphQLClient, query: str, message: str
+) -> None:
+    result = await client.execute(query)
+    assert result.codes == ["GRAPHQL_PARSE_FAILED"]
+    assert result.errors[0]["message"] == message
+    assert result.errors[0]["locations"]  # where it is, not what it is

@@ -11,6 +11,7 @@ and that id only.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from graphql import GraphQLError
@@ -20,6 +21,14 @@ from ..errors import DomainError
 from .input_errors import variable_message
 
 log = logging.getLogger("graphql_app.errors")
+
+# The parts of graphql-core's syntax errors that quote the document: a string or number
+# token ("found String '<value>'."), an escape sequence, a number it suggests.
+_QUOTED_IN_SYNTAX_ERROR = (
+    (re.compile(r"((?:found|Unexpected) (?:Block)?(?:String|Int|Float)) '.*'\.$", re.S), r"\1."),
+    (re.compile(r"(escape sequence): '.*'\.$", re.S), r"\1."),
+    (re.compile(r", did you mean '[\d.]*'\?$"), "."),
+)
 
 
 def validation_failures(errors: list[GraphQLError], hide_suggestions: bool) -> list[GraphQLError]:
@@ -52,7 +61,7 @@ def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: boo
     if error.extensions and "code" in error.extensions:
         return error
     if original is None and not parsed:
-        return _with(error, error.message, {"code": "GRAPHQL_PARSE_FAILED"})
+        return _with(error, _syntax_message(error.message), {"code": "GRAPHQL_PARSE_FAILED"})
     variable = variable_message(error, execution_context.schema._schema)
     if variable is not None:
         return _with(error, variable, {"code": "BAD_USER_INPUT"})
@@ -75,6 +84,12 @@ def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: boo
         "Internal server error",
         {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+def _syntax_message(message: str) -> str:
+    for pattern, replacement in _QUOTED_IN_SYNTAX_ERROR:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
