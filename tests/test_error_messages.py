@@ -199,6 +199,17 @@ async def test_production_suggests_no_name(
     assert set(result.codes) <= {"GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
 
 
+async def test_suggestions_follow_introspection_not_app_env(run_app: AppRunner) -> None:
+    async with run_app(introspection=False) as client:
+        for query, variables, name in PROBES:
+            text = json.dumps((await client.execute(query, variables)).errors)
+            assert "did you mean" not in text.lower(), query
+            assert name not in text, query
+    async with run_app(app_env="production", introspection=True) as client:
+        result = await client.execute("{ mee { id } }")
+        assert "Did you mean 'me'?" in result.errors[0]["message"]
+
+
 @pytest.mark.parametrize(
     ("query", "name"),
     [
