@@ -1,4 +1,4 @@
-"""Error messages of API.md "Errors": a variable that fails coercion is BAD_USER_INPUT naming
+"""Error messages as the contract says: a variable that fails coercion is BAD_USER_INPUT naming
 the variable, never its value, and nothing is logged with it; validation messages never
 echo an inline literal; every validation rule's failure is GRAPHQL_VALIDATION_FAILED; with
 introspection off, no message suggests a name of the schema."""

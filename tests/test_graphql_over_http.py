@@ -1,4 +1,4 @@
-"""GraphQL over HTTP (API.md "Transport"): graphql-http's audit suite
+"""GraphQL over HTTP as the contract's transport says: graphql-http's audit suite
 (tests/clients/graphql-http/) against a live uvicorn server; the two response media types
 and their statuses; 406 for a media type the client does not accept; no `server` header."""
 
