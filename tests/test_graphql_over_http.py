@@ -117,6 +117,9 @@ async def test_once_execution_started_both_types_answer_200(client: GraphQLClien
         ("text/html", None),
         (f"{GRAPHQL_RESPONSE};q=0, application/json;q=0", None),
         ("application/json;q=nonsense", None),
+        ("application/json;q=0, */*", GRAPHQL_RESPONSE),  # the named range decides
+        (f"*/*, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE};q=0.2, application/*;q=0.3", "application/json"),
     ],
 )
 def test_the_preferred_media_type(accept: str | None, chosen: str | None) -> None:

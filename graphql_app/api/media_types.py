@@ -27,20 +27,26 @@ NOT_ACCEPTABLE = f"The response is {GRAPHQL_RESPONSE} or {JSON}: the Accept head
 
 
 def preferred(accept: str | None) -> str | None:
-    """The media type to answer in: of the two, the one `accept` rates highest (the first
-    listed on a tie), JSON without an Accept header; None when it accepts neither."""
+    """The media type to answer in, None when `accept` allows neither (RFC 9110: each type
+    takes the quality of its most specific range). The higher quality wins; on a tie, the
+    type named rather than matched by a wildcard, then the one listed first; JSON when
+    there is no Accept header or only wildcards."""
     if not accept:
         return JSON
-    best, best_quality = None, 0.0
-    for media_range in accept.split(","):
+    ranges: dict[str, tuple[float, int]] = {}
+    for position, media_range in enumerate(accept.split(",")):
         media, *parameters = (part.strip().lower() for part in media_range.split(";"))
-        candidate = GRAPHQL_RESPONSE if media == GRAPHQL_RESPONSE else None
-        if media in (JSON, "application/*", "*/*"):
-            candidate = JSON
-        quality = _quality(parameters)
-        if candidate is not None and quality > best_quality:
-            best, best_quality = candidate, quality
-    return best
+        ranges.setdefault(media, (_quality(parameters), position))
+
+    def rank(media_type: str) -> tuple[float, int, int]:
+        for specificity, key in enumerate((media_type, "application/*", "*/*")):
+            if key in ranges:
+                quality, position = ranges[key]
+                return quality, -specificity, -position
+        return 0.0, 0, 0
+
+    best = max((JSON, GRAPHQL_RESPONSE), key=rank)  # JSON first: it wins a full tie
+    return best if rank(best)[0] > 0 else None
 
 
 def _quality(parameters: list[str]) -> float:
