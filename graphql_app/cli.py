@@ -77,6 +77,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         timeout_graceful_shutdown=10,
         log_config=logging_config(),
         access_log=False,
+        server_header=False,  # no response names the server software
     )
     return 0
 

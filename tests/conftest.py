@@ -132,6 +132,7 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
             log_level="warning",
             lifespan="on",
             ws="websockets-sansio",
+            server_header=False,  # as `graphql-app serve`
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
