@@ -23,6 +23,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from graphql_app.connections import LINGER, REFUSING, UVICORN_VERSION, GuardedHttpToolsProtocol
+from graphql_app.server import FD_RESERVE
 from graphql_app.settings import Settings
 
 from .conftest import TEST_SECRET, Live, free_port
@@ -57,6 +58,11 @@ class Served:
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def nofile_limits(self) -> tuple[int, int]:
+        limits = Path(f"/proc/{self.pid}/limits").read_text().splitlines()
+        soft, hard = next(line for line in limits if line.startswith("Max open files")).split()[3:5]
+        return int(soft), int(hard)
+
     def loaded_libraries(self) -> str:
         return Path(f"/proc/{self.pid}/maps").read_text()
 
@@ -69,7 +75,7 @@ def serve(mongodb_url: str, db_name: str, tmp_path: Path) -> Serve:
     """`async with serve(nofile=N, **ENV) as served:` a `graphql-app serve` process."""
 
     @contextlib.asynccontextmanager
-    async def run(nofile: int | None = None, **settings: str) -> AsyncIterator[Served]:
+    async def run(nofile: tuple[int, int] | None = None, **settings: str) -> AsyncIterator[Served]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "JWT_"))}
         env |= {
             "MONGODB_URL": mongodb_url,
@@ -110,8 +116,8 @@ def serve(mongodb_url: str, db_name: str, tmp_path: Path) -> Serve:
     return run
 
 
-def _set_nofile(limit: int) -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+def _set_nofile(limits: tuple[int, int]) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
 def _room_for(sockets: int) -> None:
@@ -259,6 +265,48 @@ async def test_idle_kept_alive_sockets_are_closed(serve: Serve) -> None:
     assert TIMEOUT - 0.2 <= head_seconds <= TIMEOUT + SLACK
 
 
+async def test_trickled_heads_and_bodies_meet_the_same_deadline(serve: Serve) -> None:
+    """The deadlines are for the whole head and the whole body, not between two bytes."""
+    body = b'{"query": "{ __typename }"}'
+    post = (
+        b"POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    async with serve(**_timeouts(TIMEOUT)) as served:
+        # In pieces but in time: answered.
+        in_time = await _stall(served, post + body[:10])
+        await asyncio.sleep(TIMEOUT / 2)  # the client's pause, within the deadline
+        in_time.writer.write(body[10:])
+        assert (await _response(in_time.reader)).startswith(b"HTTP/1.1 200 ")
+        in_time.writer.close()
+
+        head = await _stall(served, b"GET /healthz HTTP/1.1\r\n")
+        slow_body = await _stall(served, post.replace(b"%d" % len(body), b"1000"))
+        trickles = [
+            asyncio.create_task(_trickle(stalled, b"X-Slow: " + b"x" * 1000))
+            for stalled in (head, slow_body)
+        ]
+        (head_seconds, head_answer), (body_seconds, body_answer) = await asyncio.wait_for(
+            asyncio.gather(_until_closed(head), _until_closed(slow_body)), TIMEOUT + 30
+        )
+        for trickle in trickles:
+            trickle.cancel()
+    print(
+        f"\none byte every 0.25 s: head closed after {head_seconds:.2f} s, "
+        f"body after {body_seconds:.2f} s (timeouts {TIMEOUT:g} s)"
+    )
+    assert TIMEOUT - 0.2 <= head_seconds <= TIMEOUT + SLACK
+    assert TIMEOUT - 0.2 <= body_seconds <= TIMEOUT + SLACK
+    assert head_answer in (b"", None)
+    assert body_answer is None or body_answer.startswith(b"HTTP/1.1 408 ")
+
+
+async def _trickle(stalled: Stalled, data: bytes) -> None:
+    for byte in data:
+        await asyncio.sleep(0.25)
+        stalled.writer.write(bytes([byte]))
+
+
 async def _response(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
     length = next(
@@ -276,7 +324,7 @@ async def test_beyond_max_connections_503_then_healthz_recovers(serve: Serve) ->
     _room_for(attempted)
     cap = Settings.model_fields["max_connections"].default
     async with (
-        serve(nofile=1024, HTTP_HEADER_TIMEOUT="8") as served,
+        serve(nofile=(1024, 1024), HTTP_HEADER_TIMEOUT="8") as served,
         httpx.AsyncClient(base_url=served.base) as http,
     ):
         stalled = [await _stall(served, HALF_HEAD) for _ in range(attempted)]
@@ -326,11 +374,17 @@ async def test_serve_refuses_a_cap_above_the_file_descriptor_limit(
         str(free_port()),
         env={**os.environ, "MONGODB_URL": mongodb_url, "DATA_DIR": str(tmp_path)},
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=lambda: _set_nofile(512),  # only setrlimit, between fork and exec
+        preexec_fn=lambda: _set_nofile((512, 512)),  # only setrlimit, between fork and exec
     )
     _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 1
     assert "MAX_CONNECTIONS=800 needs 1000 file descriptors" in err.decode()
+
+
+async def test_serve_raises_a_low_soft_file_descriptor_limit(serve: Serve) -> None:
+    async with serve(nofile=(512, 4096)) as served:
+        limits = served.nofile_limits()
+    assert limits == (Settings.model_fields["max_connections"].default + FD_RESERVE, 4096)
 
 
 async def test_the_live_server_fixture_runs_the_same_options(live_server: Live) -> None:
