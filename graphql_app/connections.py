@@ -1,13 +1,17 @@
-"""uvicorn's httptools protocol with a deadline on request heads and a cap on open sockets.
+"""uvicorn's httptools protocol with a deadline and a size limit on request heads, and a
+cap on open sockets.
 
 uvicorn 0.54.0 times out only the idle gap *after* a response (`timeout_keep_alive`); a
 socket that sends nothing, or half a head, is never closed, and `limit_concurrency` answers
 503 only once a head is complete, so stalled sockets pile up until the process runs out of
-file descriptors. This subclass adds:
+file descriptors. httptools buffers a head of any size (h11 has
+`h11_max_incomplete_event_size`; httptools nothing). This subclass adds:
 
 - a head deadline: from `connection_made` (the first request) or from the first byte of a
   later request (`on_message_begin`) to `on_headers_complete`; at the deadline the socket
   is closed. Body reads are timed by `http_limits.BodySizeLimit`.
+- a head size limit: once more than `max_head_bytes` arrived for an unfinished head (at
+  most one read more is buffered), 431 and the socket is closed.
 - a cap: a socket accepted while more than `max_connections` are open (HTTP and WebSocket,
   uvicorn's `server_state.connections`) is answered 503 at once; it then lingers (what it
   sends is read and dropped) until the client closes it or for LINGER seconds, so that the
@@ -17,8 +21,8 @@ file descriptors. This subclass adds:
 It relies on these uvicorn internals (checked by `tests/test_connections.py` and by
 `check_uvicorn_version`): `HttpToolsProtocol.__init__` keyword arguments, its
 `connection_made` / `connection_lost` / `data_received` / `on_message_begin` /
-`on_headers_complete` callbacks, its `connections`, `loop`, `transport` and `server_state`
-attributes, and `Config(http=...)` accepting any protocol factory.
+`on_headers_complete` callbacks, its `connections`, `cycle`, `loop`, `transport` and
+`server_state` attributes, and `Config(http=...)` accepting any protocol factory.
 """
 
 from __future__ import annotations
@@ -51,11 +55,20 @@ def check_uvicorn_version() -> None:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    def __init__(self, *args: Any, head_timeout: float, max_connections: int, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        head_timeout: float,
+        max_head_bytes: int,
+        max_connections: int,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.head_timeout = head_timeout
+        self.max_head_bytes = max_head_bytes
         self.max_connections = max_connections
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None  # set while a head is awaited
+        self._head_bytes = 0  # received for the unfinished head, before the last read
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn narrows BaseTransport the same way
@@ -66,7 +79,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if excess > REFUSING:
             transport.abort()
         elif excess > 0:
-            self._refuse()
+            body = error_body("Too many connections; retry later", "SERVICE_UNAVAILABLE")
+            self._refuse(503, body)
         else:
             self._close_in(self.head_timeout)
 
@@ -75,8 +89,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._refused:
-            super().data_received(data)
+        if self._refused:
+            return
+        if self._deadline is not None:
+            if self._head_bytes > self.max_head_bytes:
+                message = f"Request head exceeds {self.max_head_bytes} bytes"
+                self._refuse(431, error_body(message, "BAD_REQUEST"))
+                return
+            self._head_bytes += len(data)
+        super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -85,6 +106,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._cancel_deadline()
+        self._head_bytes = 0
         super().on_headers_complete()
 
     def _close_in(self, seconds: float) -> None:
@@ -96,9 +118,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
-    def _refuse(self) -> None:
-        body = error_body("Too many connections; retry later", "SERVICE_UNAVAILABLE")
-        head = [STATUS_LINE[503]]
+    def _refuse(self, status: int, body: bytes) -> None:
+        """Answer, then read and drop until the client closes, or for LINGER seconds."""
+        self._cancel_deadline()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a pipelined head: a response is being written
+            return
+        head = [STATUS_LINE[status]]
         head += [
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         ]

@@ -24,6 +24,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "http": functools.partial(
             GuardedHttpToolsProtocol,
             head_timeout=settings.http_header_timeout,
+            max_head_bytes=settings.max_header_bytes,
             max_connections=settings.max_connections,
         ),
         "timeout_keep_alive": settings.http_keepalive_timeout,

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
     # Seconds a client may take to send a request head / a whole body, and may stay idle
     # between requests; sockets open at once per worker (see graphql_app/server.py).
     http_header_timeout: float = Field(default=10, gt=0)
