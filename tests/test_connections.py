@@ -1,7 +1,8 @@
 """Connections against the production server (`graphql-app serve`: uvloop + httptools, with
 graphql_app.server's options): stalled heads and bodies are closed at their deadlines while
-`me` keeps answering, idle kept-alive sockets are closed, and beyond MAX_CONNECTIONS new
-clients get 503 without the process running out of file descriptors."""
+`me` keeps answering, heads over MAX_HEADER_BYTES get 431, idle kept-alive sockets are
+closed, and beyond MAX_CONNECTIONS new clients get 503 without the process running out of
+file descriptors (serve fits its fd limit to MAX_CONNECTIONS, or refuses to start)."""
 
 from __future__ import annotations
 
