@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    # Seconds a client may take to send a request head / a whole body, and may stay idle
+    # between requests; sockets open at once per worker (see graphql_app/server.py).
+    http_header_timeout: float = Field(default=10, gt=0)
+    http_body_timeout: float = Field(default=30, gt=0)
+    http_keepalive_timeout: float = Field(default=5, gt=0)
+    max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
     @property
