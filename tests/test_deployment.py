@@ -433,8 +433,9 @@ def test_build_context_holds_only_what_the_image_copies() -> None:
     assert allowed == copied
 
 
-def _lock(name: str) -> dict[str, tuple[str, str]]:
-    """{package: (version, marker)} of a lock; every entry must carry hashes."""
+def _lock(name: str) -> dict[str, str]:
+    """{package: version} of a lock, for this interpreter (an entry may be for another
+    platform or Python by its marker); every entry must carry hashes."""
     text = (ROOT / name).read_text()
     entries = re.findall(
         r"^([A-Za-z0-9._-]+)==([^\s;\\]+)(?: ; ([^\\\n]+?))? \\\n\s+--hash=sha256:",
@@ -443,7 +444,18 @@ def _lock(name: str) -> dict[str, tuple[str, str]]:
     )
     requirements = re.findall(r"^[A-Za-z0-9]", text, re.MULTILINE)
     assert len(entries) == len(requirements), f"{name}: an entry without hashes"
-    return {_normalise(package): (pinned, marker) for package, pinned, marker in entries}
+    return {
+        _normalise(package): pinned
+        for package, pinned, marker in entries
+        if not marker or Marker(marker).evaluate()
+    }
+
+
+def _installed(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "nothing"
 
 
 def _normalise(name: str) -> str:
@@ -464,33 +476,23 @@ def test_locks_agree_with_pyproject() -> None:
     runtime, development = _lock("requirements.lock"), _lock("requirements-dev.lock")
     stale = "is stale: run scripts/lock-dependencies.sh"
     for package, pinned in _pyproject_pins(project["dependencies"]).items():
-        assert runtime.get(package, ("",))[0] == pinned, f"requirements.lock {stale} ({package})"
+        assert runtime.get(package) == pinned, f"requirements.lock {stale} ({package})"
     for package, pinned in _pyproject_pins(project["optional-dependencies"]["dev"]).items():
-        assert development.get(package, ("",))[0] == pinned, (
-            f"requirements-dev.lock {stale} ({package})"
-        )
-    for package, (pinned, _) in runtime.items():
-        assert development[package][0] == pinned, f"requirements-dev.lock {stale} ({package})"
+        assert development.get(package) == pinned, f"requirements-dev.lock {stale} ({package})"
+    for package, pinned in runtime.items():
+        assert development.get(package) == pinned, f"requirements-dev.lock {stale} ({package})"
 
 
 def test_installed_versions_are_the_locked_ones() -> None:
     runtime = _pyproject_pins(PYPROJECT["project"]["dependencies"])
-    locked = _lock("requirements-dev.lock")
     for package in EXACT_PINS:
-        assert runtime[package] == locked[package][0]
-        try:
-            installed = version(package)
-        except PackageNotFoundError:
-            installed = "nothing"
-        assert installed == runtime[package], (
-            f"{package} {installed} is installed but {runtime[package]} is pinned: the app relies "
-            f"on its internals; install from requirements-dev.lock (README)"
+        assert _installed(package) == runtime[package], (
+            f"{package} {_installed(package)} is installed but {runtime[package]} is pinned: "
+            "the app relies on its internals; install from requirements-dev.lock (README)"
         )
     drifted = [
-        f"{package} {version(package)} (locked: {pinned})"
-        for package, (pinned, marker) in locked.items()
-        if (not marker or Marker(marker).evaluate()) and version(package) != pinned
+        f"{package} {_installed(package)} (locked: {pinned})"
+        for package, pinned in _lock("requirements-dev.lock").items()
+        if _installed(package) != pinned
     ]
-    assert drifted == [], "installed packages differ from requirements-dev.lock: " + ", ".join(
-        drifted
-    )
+    assert drifted == [], f"installed packages differ from requirements-dev.lock: {drifted}"
