@@ -192,7 +192,8 @@ def test_proxy_config_mirrors_the_app_and_forces_https() -> None:
     assert max_size
     assert _caddy_bytes(max_size[1]) == Settings.model_fields["max_body_bytes"].default
     assert re.search(r"redir https://\{host\}\{uri\} 308", CADDYFILE)
-    hsts = re.search(r'Strict-Transport-Security "max-age=(\d+)"', CADDYFILE)
+    hsts = re.search(r'header @public Strict-Transport-Security "max-age=(\d+)"', CADDYFILE)
+    assert "@public not host localhost" in CADDYFILE
     assert hsts
     assert int(hsts[1]) >= 365 * 24 * 3600
     keepalive = re.search(r"keepalive (\d+)s", CADDYFILE)
