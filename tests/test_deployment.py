@@ -115,6 +115,9 @@ def test_init_secrets_makes_every_secret_once(tmp_path: Path) -> None:
     subprocess.run(["sh", str(script), str(tmp_path)], check=True, capture_output=True)
     names = {path.name for path in tmp_path.iterdir()}
     assert names == set(COMPOSE["secrets"])
+    # Only the owner may enter the directory; the containers' users read the files.
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
+    assert {(tmp_path / name).stat().st_mode & 0o777 for name in names} == {0o644}
     secret = (tmp_path / "jwt_secret").read_text()
     assert len(secret.strip()) >= 64  # hex of 32+ random bytes: production's minimum
     url = (tmp_path / "mongodb_url").read_text().strip()
