@@ -30,6 +30,7 @@ import pytest
 import websockets
 import yaml
 from packaging.markers import Marker
+from pymongo.uri_parser import parse_uri
 
 from graphql_app.settings import Settings
 
@@ -124,6 +125,12 @@ def test_init_secrets_makes_every_secret_once(tmp_path: Path) -> None:
     assert re.fullmatch(
         r"mongodb://graphql_app:[0-9a-f]{64}@mongodb:27017/\?replicaSet=rs0&authSource=admin", url
     )
+    parsed = parse_uri(url)
+    assert parsed["nodelist"] == [("mongodb", 27017)]
+    assert parsed["options"]["replicaSet"] == "rs0"
+    # The app takes them as production settings (a key long enough, a database URL).
+    production = Settings(app_env="production", mongodb_url=url, jwt_secret=secret.strip())
+    assert production.is_production
     # Run again: nothing is overwritten (a second run must not log everyone out).
     subprocess.run(["sh", str(script), str(tmp_path)], check=True, capture_output=True)
     assert (tmp_path / "jwt_secret").read_text() == secret
