@@ -193,8 +193,9 @@ def test_the_app_believes_forwarded_addresses_from_the_proxy_network_only() -> N
 
 
 def _caddy_bytes(size: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)(MiB|KiB)", size).groups()  # type: ignore[union-attr]
-    return int(number) * {"KiB": 1024, "MiB": MIB}[unit]
+    match = re.fullmatch(r"(\d+)(MiB|KiB)", size)
+    assert match, f"{size}: write the size in KiB or MiB"
+    return int(match[1]) * {"KiB": 1024, "MiB": MIB}[match[2]]
 
 
 def test_proxy_config_mirrors_the_app_and_forces_https() -> None:
