@@ -18,6 +18,7 @@ from graphql import ASTValidationRule, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from ..database import request_budget
 from .error_codes import shape_errors
 from .request_log import log_operation
 
@@ -30,17 +31,20 @@ cached_validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
 
 
 class Operation(SchemaExtension):
-    def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+    def __init__(
+        self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...], budget: float
+    ) -> None:
         """`rules`: the complete validation rule set (graphql-core's and the limits'), built
-        once, so no request assembles it again."""
+        once, so no request assembles it again. `budget`: REQUEST_TIMEOUT."""
         self.max_tokens = max_tokens
         self.rules = rules
+        self.budget = budget
 
     @classmethod
     def factory(
-        cls, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]
+        cls, max_tokens: int, rules: tuple[type[ASTValidationRule], ...], budget: float
     ) -> Callable[[], Operation]:
-        return lambda: cls(max_tokens, rules)
+        return lambda: cls(max_tokens, rules, budget)
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -50,6 +54,12 @@ class Operation(SchemaExtension):
         yield
         shape_errors(context)
         log_operation(context, started)
+
+    def on_execute(self) -> Iterator[None]:
+        """All the database work of a query or mutation shares one deadline. Here rather than
+        in `on_operation`, which spans a whole subscription's life."""
+        with request_budget(self.budget):
+            yield
 
     def on_parse(self) -> Iterator[None]:
         """Parse through the cache; a syntax error (never cached) is left to Strawberry's own

@@ -45,7 +45,9 @@ def build_schema(settings: Settings | None = None) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[Operation.factory(settings.max_query_tokens, tuple(rules))],
+        extensions=[
+            Operation.factory(settings.max_query_tokens, tuple(rules), settings.request_timeout)
+        ],
         config=config,
         execution_context_class=PlainScalarExecutor,
     )
