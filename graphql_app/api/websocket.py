@@ -15,7 +15,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from ..context import Context
-from ..database import unavailable
+from ..database import request_budget, unavailable
 
 TRY_AGAIN_LATER = 1013  # RFC 6455's registered close code
 
@@ -30,7 +30,8 @@ class AuthenticatingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, No
             return
         context.use_authorization(authorization)
         try:
-            principal = await context.principal()
+            with request_budget(context.services.settings.request_timeout):
+                principal = await context.principal()
         except Exception as exc:
             if unavailable(exc) is None:
                 raise
