@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,6 +43,7 @@ BUDGET = 2.5  # REQUEST_TIMEOUT of the app under test
 SLACK = 1.0  # scheduling and the driver's own bookkeeping, on a shared 2-core machine
 HEALTH_PING = 2.0  # /healthz's ping limit
 SETTLE = 1.0  # the thawed server reads what its sockets buffered at once; this is ample
+WS_CLIENT = Path(__file__).parent / "clients" / "graphql-ws" / "stall.mjs"
 T = TypeVar("T")
 
 
@@ -240,6 +242,42 @@ async def test_websocket_init_during_a_stall_closes_with_try_again_later(
         database.thaw()
         await _healthy_after(client)
         assert (await connect(lambda: None))["type"] == "connection_ack"
+
+
+async def test_the_graphql_ws_client_retries_until_the_database_answers(
+    database: Frozen, live_server: Live
+) -> None:
+    """1013 is not among the codes `graphql-ws` treats as fatal (4500 is): the client users
+    run reconnects by itself and is acknowledged once the database is back."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: tests/clients/graphql-ws needs Node.js")
+    assert (WS_CLIENT.parent / "node_modules").exists(), f"run `npm ci` in {WS_CLIENT.parent}"
+    async with _app(live_server, database.server.url) as client:
+        token = (await client.register("alice"))["accessToken"]
+        database.freeze()
+        process = await asyncio.create_subprocess_exec(
+            node, str(WS_CLIENT), str(client.http.base_url), token, stdout=asyncio.subprocess.PIPE
+        )
+        assert process.stdout is not None
+        try:
+            seen = [await _line(process.stdout, BUDGET + SLACK + 5)]
+            assert seen == ["closed 1013"]
+            database.thaw()
+            while seen[-1] != "acknowledged":
+                seen.append(await _line(process.stdout, BUDGET + SLACK + 5))
+        finally:
+            database.thaw()
+            await asyncio.wait_for(process.wait(), 10)
+        assert process.returncode == 0
+        assert set(seen[:-1]) == {"closed 1013"}  # retried, never given up
+        print(f"\ngraphql-ws: closed with 1013 {len(seen) - 1} times, then acknowledged")
+
+
+async def _line(stream: asyncio.StreamReader, seconds: float) -> str:
+    line = await asyncio.wait_for(stream.readline(), seconds)
+    assert line, "the client exited early"
+    return line.decode().strip()
 
 
 @pytest.mark.parametrize(
