@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import websockets
+from pydantic import ValidationError
 from pymongo.errors import (
     AutoReconnect,
     DuplicateKeyError,
@@ -35,6 +36,7 @@ from pymongo.errors import (
 from graphql_app.database import OUTAGE_BUDGET, make_client, unavailable
 from graphql_app.embedded import EmbeddedServer, embedded_server
 from graphql_app.errors import ServiceUnavailable
+from graphql_app.settings import Settings
 
 from .conftest import Live
 from .factories import GraphQLClient, Result
@@ -119,8 +121,8 @@ async def _fails_fast(client: GraphQLClient, token: str) -> tuple[float, float]:
         assert time.monotonic() - started < 15, "requests never failed fast"
 
 
-def _rss_mib(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
@@ -305,3 +307,10 @@ def test_outages_and_timeouts_are_service_unavailable(error: Exception) -> None:
 )
 def test_other_failures_are_not_service_unavailable(error: Exception | None) -> None:
     assert unavailable(error) is None
+
+
+@pytest.mark.parametrize("setting", ["request_timeout", "db_timeout"])
+def test_timeouts_must_be_positive(setting: str) -> None:
+    values: dict[str, Any] = {setting: 0}
+    with pytest.raises(ValidationError, match=setting):
+        Settings(**values)
