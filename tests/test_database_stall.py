@@ -246,6 +246,34 @@ async def test_websocket_init_during_a_stall_closes_with_try_again_later(
         assert (await connect(lambda: None))["type"] == "connection_ack"
 
 
+async def test_a_subscription_outlives_the_request_budget(live_server: Live) -> None:
+    """The budget bounds a query or mutation, not a subscription's life: past it, the
+    subscription still re-checks its token and delivers events (the session's database)."""
+    async with (
+        live_server(request_timeout=1) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        client = GraphQLClient(http)
+        token = (await client.register("alice"))["accessToken"]
+        async with websockets.connect(
+            f"ws://{address}/graphql",
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        ) as ws:
+            await ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+                )
+            )
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+            subscribe = {"query": "subscription { todoChanged { kind todo { title } } }"}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+            await asyncio.sleep(2.5)  # the point: well past the 1 s budget
+            await client.create_todo(token, "later")
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert message["type"] == "next", message
+        assert message["payload"]["data"]["todoChanged"]["todo"]["title"] == "later"
+
+
 async def test_the_graphql_ws_client_retries_until_the_database_answers(
     database: Frozen, live_server: Live
 ) -> None:
