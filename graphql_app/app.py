@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if url is None:
                 data_dir = settings.data_dir
                 url = await stack.enter_async_context(embedded_database(data_dir / "db", data_dir))
-            client = make_client(url)
+            client = make_client(url, settings.db_timeout)
             stack.push_async_callback(client.close)
             await init_database(client, settings.mongodb_db)
             state["client"] = client

@@ -97,7 +97,7 @@ async def _create_user(settings: Settings, username: str, password: str, admin: 
     from .models import Role
 
     async with _database_url(settings) as url:
-        client = make_client(url)
+        client = make_client(url, settings.db_timeout)
         try:
             await init_database(client, settings.mongodb_db)
             roles = [Role.USER, Role.ADMIN] if admin else [Role.USER]

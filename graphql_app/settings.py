@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "graphql_app"
     data_dir: Path = Path(".data")
+    # Seconds: the budget of one query or mutation (all its database work), and the limit of
+    # any other single database operation (subscriptions, start-up, command line).
+    request_timeout: float = Field(default=10.0, gt=0)
+    db_timeout: float = Field(default=5.0, gt=0)
 
     jwt_secret: SecretStr | None = None
     # Older HS256 secrets, comma-separated: they still verify, never sign (key rotation).

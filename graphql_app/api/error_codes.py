@@ -17,6 +17,7 @@ import uuid
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from ..database import unavailable
 from ..errors import DomainError
 from .input_errors import variable_message
 
@@ -55,7 +56,7 @@ def shape_errors(execution_context: ExecutionContext) -> None:
 
 
 def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: bool) -> GraphQLError:
-    original = error.original_error
+    original = unavailable(error.original_error) or error.original_error
     if isinstance(original, DomainError):
         return _with(error, original.message, original.extensions)
     if error.extensions and "code" in error.extensions:

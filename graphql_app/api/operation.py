@@ -19,6 +19,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from ..database import request_budget
 from .error_codes import shape_errors, validation_failures
 from .request_log import log_operation
 
@@ -49,13 +50,17 @@ class Operation(SchemaExtension):
         self,
         max_tokens: int,
         rules: tuple[type[ASTValidationRule], ...],
+        *,
+        budget: float,
         hide_suggestions: bool = False,
     ) -> None:
         """`rules`: the complete validation rule set (graphql-core's and the limits'), built
-        once, so no request assembles it again. `hide_suggestions`: no "Did you mean" in
-        validation messages (production: they would reveal the schema)."""
+        once, so no request assembles it again. `budget`: REQUEST_TIMEOUT.
+        `hide_suggestions`: no "Did you mean" in validation messages (production: they would
+        reveal the schema)."""
         self.max_tokens = max_tokens
         self.rules = rules
+        self.budget = budget
         self.hide_suggestions = hide_suggestions
 
     @classmethod
@@ -63,9 +68,11 @@ class Operation(SchemaExtension):
         cls,
         max_tokens: int,
         rules: tuple[type[ASTValidationRule], ...],
+        *,
+        budget: float,
         hide_suggestions: bool = False,
     ) -> Callable[[], Operation]:
-        return lambda: cls(max_tokens, rules, hide_suggestions)
+        return lambda: cls(max_tokens, rules, budget=budget, hide_suggestions=hide_suggestions)
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -75,6 +82,12 @@ class Operation(SchemaExtension):
         yield
         shape_errors(context)
         log_operation(context, started)
+
+    def on_execute(self) -> Iterator[None]:
+        """All the database work of a query or mutation shares one deadline. Here rather than
+        in `on_operation`, which spans a whole subscription's life."""
+        with request_budget(self.budget):
+            yield
 
     def on_parse(self) -> Iterator[None]:
         """Parse through the cache; a syntax error (never cached) is left to Strawberry's own

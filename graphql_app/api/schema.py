@@ -50,6 +50,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
             Operation.factory(
                 settings.max_query_tokens,
                 tuple(rules),
+                budget=settings.request_timeout,
                 hide_suggestions=not settings.introspection_enabled,
             )
         ],
