@@ -10,7 +10,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..settings import Settings
+from .cost import CostBook, cost_rule
 from .execution import PlainScalarExecutor, mark_plain_scalars
+from .heavy_lane import HeavyLane
 from .mutations import Mutation
 from .operation import Operation
 from .queries import Query
@@ -30,10 +32,12 @@ def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
     # The limiters' rule classes are built once: the validation cache keys on the rule
     # classes, and a limiter constructed per request makes new ones each time.
+    costs = CostBook()  # shared by the cost rule and the heavy-query lane
     rules = [
         *specified_rules,
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        cost_rule(settings.max_query_cost, costs),
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
@@ -45,7 +49,15 @@ def build_schema(settings: Settings | None = None) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[Operation.factory(settings.max_query_tokens, tuple(rules))],
+        extensions=[
+            Operation.factory(settings.max_query_tokens, tuple(rules)),
+            HeavyLane(
+                costs,
+                settings.heavy_query_cost,
+                settings.heavy_query_concurrency,
+                settings.heavy_query_wait,
+            ).factory(),
+        ],
         config=config,
         execution_context_class=PlainScalarExecutor,
     )
