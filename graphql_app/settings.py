@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     allow_batching: bool = False
     max_query_cost: int = Field(default=5000, ge=1)
     heavy_query_cost: int = Field(default=1000, ge=0)
-    heavy_query_concurrency: int = Field(default=2, ge=1)
+    heavy_query_concurrency: int = Field(default=1, ge=1)
     heavy_query_wait: float = Field(default=10.0, gt=0)
 
     refresh_cookie: bool = False

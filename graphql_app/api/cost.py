@@ -179,7 +179,9 @@ class _Estimate:
         name = node.name.value
         if name.startswith("__"):
             return 0  # introspection is free
-        fields = parent.fields if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else {}
+        fields = (
+            parent.fields if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else {}
+        )
         definition = fields.get(name)
         if definition is None:
             return 1  # unknown: other rules refuse it
