@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
-from .conftest import Live
-from .factories import AUTH_FIELDS, PASSWORD
+from .conftest import AppRunner, Live
+from .factories import AUTH_FIELDS, PASSWORD, Result
+from .test_query_cost import TODOS_PAGE
 
 # 12 pages of 100 todos with their owner: cost 12 * (1 + 100 * 4) = 4812, under the limit.
 HEAVY = (
@@ -131,3 +132,31 @@ async def test_me_stays_fast_while_heavy_queries_run(live_server: Live) -> None:
         )
     assert after["load_p95"] < 1.0
     assert after["load_p95"] < before["load_p95"] / 2
+
+
+async def test_heavy_operations_wait_in_line_and_time_out_with_rate_limited(
+    run_app: AppRunner,
+) -> None:
+    """One heavy operation at a time; one that waits longer than HEAVY_QUERY_WAIT is
+    answered RATE_LIMITED. A page of 20 through the same `$first` document is cheap."""
+    async with run_app(heavy_query_cost=1000, heavy_query_wait=0.001) as client:
+        token = (await client.register("alice"))["accessToken"]
+
+        async def pages(first: int) -> list[Result]:
+            return await asyncio.gather(
+                *(client.execute(TODOS_PAGE, {"first": first}, token=token) for _ in range(5))
+            )
+
+        assert [r.codes for r in await pages(20)] == [[]] * 5  # cost 301: never waits
+        alone = await client.execute(TODOS_PAGE, {"first": 100}, token=token)  # 1501
+        assert alone.errors == []
+        crowded = await pages(100)
+        ran = [r for r in crowded if not r.errors]
+        limited = [r for r in crowded if r.errors]
+        assert len(ran) >= 1
+        assert limited, "the others waited longer than 1 ms"
+        for result in limited:
+            assert result.data is None
+            assert [e["extensions"] for e in result.errors] == [
+                {"code": "RATE_LIMITED", "retryAfter": 1}
+            ]
