@@ -14,14 +14,29 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from .error_codes import shape_errors
+from .error_codes import shape_errors, validation_failures
 from .request_log import log_operation
 
 CACHE_SIZE = 512  # distinct query texts kept parsed and validated
+
+
+def validate_document(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> list[GraphQLError]:
+    """Strawberry's validation (its own two rules added), with graphql-core's option to leave
+    suggestions out, and the failures shaped once (GRAPHQL_VALIDATION_FAILED)."""
+    rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    return validation_failures(errors, hide_suggestions)
+
 
 # Module-level caches shared by every request. Validation keys on the parsed document
 # (identical for a cached text), the schema and the rule classes, which are built once.
@@ -30,17 +45,27 @@ cached_validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
 
 
 class Operation(SchemaExtension):
-    def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+    def __init__(
+        self,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        hide_suggestions: bool = False,
+    ) -> None:
         """`rules`: the complete validation rule set (graphql-core's and the limits'), built
-        once, so no request assembles it again."""
+        once, so no request assembles it again. `hide_suggestions`: no "Did you mean" in
+        validation messages (production: they would reveal the schema)."""
         self.max_tokens = max_tokens
         self.rules = rules
+        self.hide_suggestions = hide_suggestions
 
     @classmethod
     def factory(
-        cls, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]
+        cls,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        hide_suggestions: bool = False,
     ) -> Callable[[], Operation]:
-        return lambda: cls(max_tokens, rules)
+        return lambda: cls(max_tokens, rules, hide_suggestions)
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -66,6 +91,6 @@ class Operation(SchemaExtension):
         document = context.graphql_document
         if document is not None:
             context.pre_execution_errors = cached_validate(
-                context.schema._schema, document, context.validation_rules
+                context.schema._schema, document, context.validation_rules, self.hide_suggestions
             )
         yield

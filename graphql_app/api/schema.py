@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -13,6 +13,7 @@ from ..settings import Settings
 from .cost import CostBook, cost_rule
 from .execution import PlainScalarExecutor, mark_plain_scalars
 from .heavy_lane import HeavyLane
+from .input_errors import specified_rules
 from .mutations import Mutation
 from .operation import Operation
 from .queries import Query
@@ -30,9 +31,9 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
+    costs = CostBook()  # shared by the cost rule and the heavy-query lane
     # The limiters' rule classes are built once: the validation cache keys on the rule
     # classes, and a limiter constructed per request makes new ones each time.
-    costs = CostBook()  # shared by the cost rule and the heavy-query lane
     rules = [
         *specified_rules,
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
@@ -50,7 +51,11 @@ def build_schema(settings: Settings | None = None) -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            Operation.factory(settings.max_query_tokens, tuple(rules)),
+            Operation.factory(
+                settings.max_query_tokens,
+                tuple(rules),
+                hide_suggestions=not settings.introspection_enabled,
+            ),
             HeavyLane(
                 costs,
                 settings.heavy_query_cost,
@@ -61,5 +66,5 @@ def build_schema(settings: Settings | None = None) -> Schema:
         config=config,
         execution_context_class=PlainScalarExecutor,
     )
-    mark_plain_scalars(schema._schema)
+    mark_plain_scalars(schema)
     return schema
