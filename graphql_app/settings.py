@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=15, ge=0)
     max_query_tokens: int = Field(default=2000, ge=1)
     allow_batching: bool = False
+    max_query_cost: int = Field(default=5000, ge=1)
+    heavy_query_cost: int = Field(default=1000, ge=0)
+    heavy_query_concurrency: int = Field(default=1, ge=1)
+    heavy_query_wait: float = Field(default=10.0, gt=0)
 
     refresh_cookie: bool = False
     cookie_secure: bool = True
