@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import getpass
 import logging
 import logging.config
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -30,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--admin", action="store_true")
     create.add_argument("--password-stdin", action="store_true")
     commands.add_parser("export-schema", help="print the SDL")
+    manifest = commands.add_parser("export-manifest", help="print the persisted-query manifest")
+    manifest.add_argument("directory", nargs="?", default="schema/operations", type=Path)
     args = parser.parse_args(argv)
 
     logging.config.dictConfig(logging_config())
@@ -40,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "create-user":
             password = _read_password(args.password_stdin)
             return asyncio.run(_create_user(settings, args.username, password, args.admin))
+        if args.command == "export-manifest":
+            return _export_manifest(args.directory)
         return _export_schema(settings)
     except (ConfigError, ValidationError) as exc:
         print(f"graphql-app: configuration error: {_config_message(exc)}", file=sys.stderr)
@@ -59,10 +68,14 @@ def _config_message(exc: Exception) -> str:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
+    from .api.schema import build_schema
     from .auth.keys import load_keyring
     from .server import server_options
 
     load_keyring(settings)  # refuse to start on a bad key before binding the port
+    if settings.metrics and workers > 1:
+        _metrics_directory()
+    build_schema(settings)  # ... and on a persisted-query manifest that does not validate
     if workers > 1 and settings.mongodb_url is None:
         raise ConfigError("--workers > 1 needs MONGODB_URL (the embedded database is per process)")
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that
@@ -128,4 +141,22 @@ def _export_schema(settings: Settings) -> int:
     from .api.schema import build_schema
 
     print(build_schema(settings).as_str())
+    return 0
+
+
+def _metrics_directory() -> None:
+    """Workers sum their metrics through the files of one directory (prometheus-client's
+    multiprocess mode), a fresh one unless PROMETHEUS_MULTIPROC_DIR names it; set before
+    anything imports prometheus-client, removed at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="graphql-app-metrics-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def _export_manifest(directory: Path) -> int:
+    from .api.manifest import export
+
+    print(export(directory), end="")
     return 0

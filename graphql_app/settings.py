@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     heavy_query_cost: int = Field(default=1000, ge=0)
     heavy_query_concurrency: int = Field(default=1, ge=1)
     heavy_query_wait: float = Field(default=10.0, gt=0)
+    persisted_documents: Path | None = None
+    trusted_documents_only: bool = False
+    apq: bool = True
+    metrics: bool = False
+    metrics_token: SecretStr | None = None
 
     refresh_cookie: bool = False
     cookie_secure: bool = True
