@@ -1,0 +1,302 @@
+"""Prometheus metrics: `/metrics` parsed with prometheus-client's own parser after real
+requests (a query, an expired token, logins, a refresh reuse, refusals, a subscription that
+opens and ends), bounded operation labels, the bearer token, off by default, and the sum
+over the workers of `graphql-app serve --workers 2`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection
+
+from graphql_app.metrics import MAX_OPERATION_NAMES
+
+from .conftest import TEST_SECRET, AppRunner, Live, free_port
+from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
+from .test_tokens import resign
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+METRIC_NAMES = {
+    "graphql_operations",
+    "graphql_operation_duration_seconds",
+    "auth_failures",
+    "logins",
+    "refresh_reuse_detected",
+    "active_subscriptions",
+}
+
+
+def parse(text: str) -> Samples:
+    """Every sample of a scrape, by name and labels (prometheus-client's own parser)."""
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape(http: httpx.AsyncClient, token: str | None = None) -> Samples:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await http.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return parse(response.text)
+
+
+def _delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+LOGIN = (
+    "mutation Login($u: String!, $p: String!) "
+    f"{{ login(username: $u, password: $p) {{ {AUTH_FIELDS} }} }}"
+)
+REFRESH = "mutation Refresh($t: String!) { refresh(refreshToken: $t) { refreshToken } }"
+
+
+async def test_metrics_count_real_requests(run_app: AppRunner) -> None:
+    async with run_app(metrics=True, refresh_reuse_interval=0) as gql:
+        text = (await gql.http.get("/metrics")).text
+        families = {family.name for family in text_string_to_metric_families(text)}
+        assert families >= METRIC_NAMES
+        before = await scrape(gql.http)
+        session = await gql.register("metrics_user")
+        token = session["accessToken"]
+        assert (await gql.execute("query Me { me { id } }", token=token)).data
+        now = int(time.time())
+        expired = resign(token, iat=now - 3600, nbf=now - 3600, exp=now - 60)
+        assert (await gql.execute("query Me { me { id } }", token=expired)).reasons == [
+            "TOKEN_EXPIRED"
+        ]
+        wrong = await gql.execute(LOGIN, {"u": "metrics_user", "p": "wrong password!"})
+        assert wrong.reasons == ["BAD_CREDENTIALS"]
+        assert (await gql.execute(LOGIN, {"u": "metrics_user", "p": PASSWORD})).data
+        refresh_token = session["refreshToken"]
+        assert (await gql.execute(REFRESH, {"t": refresh_token})).data
+        reused = await gql.execute(REFRESH, {"t": refresh_token})
+        assert reused.reasons == ["TOKEN_REVOKED"]
+        hash_only = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "c" * 64}}}
+        await gql.http.post("/graphql", json={**hash_only, "operationName": "Unseen"})
+        after = await scrape(gql.http)
+
+    operations = "graphql_operations_total"
+    assert _delta(before, after, operations, operation="Me", outcome="ok") == 1
+    assert _delta(before, after, operations, operation="Me", outcome="UNAUTHENTICATED") == 1
+    assert _delta(before, after, operations, operation="Login", outcome="ok") == 1
+    assert _delta(before, after, operations, operation="Login", outcome="UNAUTHENTICATED") == 1
+    assert _delta(before, after, operations, operation="Refresh", outcome="UNAUTHENTICATED") == 1
+    # a name sent with a refused request was never parsed: not a label of its own
+    assert (
+        _delta(before, after, operations, operation="other", outcome="PERSISTED_QUERY_NOT_FOUND")
+        == 1
+    )
+    assert _delta(before, after, "graphql_operation_duration_seconds_count", operation="Me") == 2
+    assert _delta(before, after, "auth_failures_total", reason="TOKEN_EXPIRED") == 1
+    assert _delta(before, after, "auth_failures_total", reason="BAD_CREDENTIALS") == 1
+    assert _delta(before, after, "auth_failures_total", reason="TOKEN_REVOKED") == 1
+    assert _delta(before, after, "logins_total", outcome="ok") == 1
+    assert _delta(before, after, "logins_total", outcome="BAD_CREDENTIALS") == 1
+    assert _delta(before, after, "refresh_reuse_detected_total") == 1
+
+
+async def test_operation_labels_are_bounded(run_app: AppRunner) -> None:
+    async with run_app(metrics=True) as gql:
+        before = await scrape(gql.http)
+        for i in range(MAX_OPERATION_NAMES + 5):
+            await gql.http.post("/graphql", json={"query": f"query Name{i} {{ __typename }}"})
+        after = await scrape(gql.http)
+    counted = {
+        dict(labels)["operation"]
+        for (name, labels), _ in after.items()
+        if name == "graphql_operations_total" and _delta(before, after, name, **dict(labels))
+    }
+    assert len(counted) == MAX_OPERATION_NAMES + 1
+    assert _delta(before, after, "graphql_operations_total", operation="other", outcome="ok") == 5
+
+
+async def test_metrics_are_off_by_default_and_need_the_token_when_one_is_set(
+    run_app: AppRunner,
+) -> None:
+    async with run_app() as gql:
+        assert (await gql.http.get("/metrics")).status_code == 404
+    secret = "a-metrics-token-of-some-length"
+    async with run_app(metrics=True, metrics_token=secret) as gql:
+        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": secret}):
+            refused = await gql.http.get("/metrics", headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            assert secret not in refused.text
+        assert value(await scrape(gql.http, secret), "refresh_reuse_detected_total") >= 0
+
+
+async def test_active_subscriptions_go_up_and_back_down(live_server: Live) -> None:
+    async with (
+        live_server(metrics=True) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        gql = GraphQLClient(http)
+        token = (await gql.register("subscriber"))["accessToken"]
+        before = value(await scrape(http), "active_subscriptions")
+        async with _subscribed(address, token) as ws:
+            assert await _gauge_becomes(http, before + 1)
+            await _event_arrives(gql, token, ws)
+            await ws.send(json.dumps({"id": "1", "type": "complete"}))  # the client ends it
+            assert await _gauge_becomes(http, before)
+        async with _subscribed(address, token) as ws:
+            assert await _gauge_becomes(http, before + 1)
+            await _event_arrives(gql, token, ws)
+        assert await _gauge_becomes(http, before)  # the socket closed: its subscription ended
+
+
+async def _event_arrives(gql: GraphQLClient, token: str, ws: ClientConnection) -> None:
+    """The subscription is established (its first event arrived), so ending it now is the
+    ordinary case. (Ending one before it is established loses the cancellation: see the
+    report of this branch.)"""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # events count from the moment the stream is open
+        created = await gql.execute(
+            'mutation { createTodo(input: {title: "t"}) { id } }', token=token
+        )
+        assert created.data
+        with contextlib.suppress(TimeoutError):
+            message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+            assert message["type"] == "next", message
+            return
+    raise AssertionError("no event reached the subscription")
+
+
+@contextlib.asynccontextmanager
+async def _subscribed(address: str, token: str) -> AsyncIterator[ClientConnection]:
+    async with websockets.connect(
+        f"ws://{address}/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+    ) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        query = "subscription Changes { todoChanged { kind } }"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        yield ws
+
+
+async def _gauge_becomes(http: httpx.AsyncClient, expected: float) -> bool:
+    """Poll (the server updates the gauge as it handles the message) for up to 5 s."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if value(await scrape(http), "active_subscriptions") == expected:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+# --- two workers -------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _serve(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "graphql_app", "serve", "--port", str(port), "--workers", "2",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def _workers(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                children.append(int(stat.parent.name))
+    return children
+
+
+def _multiproc_dir(pid: int) -> Path:
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for entry in environ:
+        if entry.startswith(b"PROMETHEUS_MULTIPROC_DIR="):
+            return Path(entry.split(b"=", 1)[1].decode())
+    raise AssertionError("the worker has no PROMETHEUS_MULTIPROC_DIR")
+
+
+async def test_two_workers_sum_their_counters(
+    tmp_path: Path, mongodb_url: str, db_name: str
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MONGODB_URL": mongodb_url,
+        "MONGODB_DB": db_name,
+        "JWT_SECRET": TEST_SECRET,
+        "DATA_DIR": str(tmp_path / "data"),
+        "METRICS": "true",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    requests = 40
+    async with _serve(env, port) as process:
+        limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each time
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+            await _until_up(http, process)
+            workers = _workers(process.pid)
+            assert len(workers) == 2
+            directory = _multiproc_dir(workers[0])
+            assert directory == _multiproc_dir(workers[1])
+            for _ in range(requests):
+                response = await http.post("/graphql", json={"query": "query Ping { __typename }"})
+                assert response.status_code == 200
+            scrapes = [await scrape(http) for _ in range(10)]
+        for samples in scrapes:  # whichever worker answered the scrape
+            assert (
+                value(samples, "graphql_operations_total", operation="Ping", outcome="ok")
+                == requests
+            )
+        per_worker = [_pings(directory, pid) for pid in workers]
+    print(f"pings per worker: {per_worker}, summed by every scrape: {requests}")
+    assert sum(per_worker) == requests
+    assert not directory.exists(), "serve leaves no metrics directory behind"
+
+
+def _pings(directory: Path, pid: int) -> float:
+    """One worker's own count, read from its file with prometheus-client's reader."""
+    files = [str(path) for path in directory.glob(f"counter_{pid}.db")]
+    metrics = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+    samples: dict[str, Any] = {
+        str(sorted(s.labels.items())): s.value
+        for metric in metrics
+        for s in metric.samples
+        if s.name == "graphql_operations_total"
+    }
+    return float(samples.get(str(sorted({"operation": "Ping", "outcome": "ok"}.items())), 0.0))
+
+
+async def _until_up(http: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.returncode is None, "serve exited"
+        assert time.monotonic() < deadline, "serve did not answer"
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/healthz")).status_code == 200 and len(_workers(process.pid)) == 2:
+                return
+        await asyncio.sleep(0.1)
