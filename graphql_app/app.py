@@ -22,7 +22,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
-from . import metrics
+from . import metrics, tracing
 from .api import media_types
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
@@ -203,4 +203,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.http_body_timeout
     )
+    tracing.instrument(app)  # last: the outermost middleware
     return app

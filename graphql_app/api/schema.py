@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from .. import tracing
 from ..metrics import OperationNames
 from ..settings import Settings
 from .cost import CostBook, cost_rule
@@ -152,6 +153,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
                 budget=settings.request_timeout,
                 hide_suggestions=not settings.introspection_enabled,
                 names=names,
+                span=tracing.operation_span(),
             ),
             HeavyLane(
                 costs,
