@@ -156,7 +156,7 @@ def _metrics_directory() -> None:
 
 
 def _export_manifest(directory: Path) -> int:
-    from .api.manifest import export
+    from .api.manifest import manifest, render
 
-    print(export(directory), end="")
+    print(render(manifest(directory.glob("*.graphql"))))
     return 0

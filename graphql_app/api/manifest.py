@@ -53,8 +53,9 @@ def manifest(paths: Iterable[Path]) -> dict[str, Any]:
     return {"format": MANIFEST_FORMAT, "version": 1, "operations": entries}
 
 
-def export(directory: Path) -> str:
-    return json.dumps(manifest(directory.glob("*.graphql")), indent=2) + "\n"
+def render(manifest: dict[str, Any]) -> str:
+    """As Apollo's generator writes it: `JSON.stringify(manifest, null, 2)`."""
+    return json.dumps(manifest, indent=2, ensure_ascii=False)
 
 
 def _used(
