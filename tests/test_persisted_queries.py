@@ -254,7 +254,7 @@ async def test_manifest_documents_run_by_hash_even_with_apq_off(
 
 
 async def test_trusted_documents_only_runs_the_manifest_and_refuses_the_rest_before_parsing(
-    run_app: AppRunner, manifest_file: Path
+    run_app: AppRunner, manifest_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with run_app(trusted_documents_only=True, persisted_documents=manifest_file) as gql:
         register = _by_name("Register")
@@ -293,6 +293,10 @@ async def test_trusted_documents_only_runs_the_manifest_and_refuses_the_rest_bef
         accept = {**auth, "Accept": "application/graphql-response+json"}
         refused = await gql.http.post("/graphql", json={"query": ME}, headers=accept)
         assert (refused.status_code, _codes(refused)) == (400, ["QUERY_NOT_IN_SAFELIST"])
+    logged = [r.__dict__ for r in caplog.records if r.name == "graphql_app.requests"]
+    outcomes = [(line["operation"], line["outcome"]) for line in logged]
+    assert (None, "QUERY_NOT_IN_SAFELIST") in outcomes  # refusals are logged like operations
+    assert ("Me", "ok") in outcomes
 
 
 async def test_trusted_documents_only_refuses_subscriptions_outside_the_manifest(

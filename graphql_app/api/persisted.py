@@ -87,13 +87,15 @@ class PersistedDocuments:
     _by_text_hash: dict[str, str] = field(default_factory=dict)
     _remembered: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _remembered_size: int = 0
+    _names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self._by_text_hash = {sha256_hex(op.body): op.body for op in self.manifest.values()}
+        self._names = frozenset(op.name for op in self.manifest.values())
 
     @property
-    def operation_names(self) -> set[str]:
-        return {op.name for op in self.manifest.values()}
+    def operation_names(self) -> frozenset[str]:
+        return self._names
 
     def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
         """The text to run, or the refusal (a `PersistedQueryError`)."""

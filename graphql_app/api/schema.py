@@ -34,6 +34,7 @@ from .persisted import (
     load_documents,
 )
 from .queries import Query
+from .request_log import log_refusal
 from .subscriptions import Subscription
 
 MAX_BATCH = 10  # operations per batched request, when ALLOW_BATCHING is on
@@ -102,6 +103,8 @@ class Schema(strawberry.Schema):
         self, exc: PersistedQueryError, name: str | None, context: Any, started: float
     ) -> ExecutionResult:
         error = GraphQLError(exc.message, extensions=exc.extensions)
+        known = name if name in self.documents.operation_names else None
+        log_refusal(context, known, exc.code, started)
         if self.names is not None:
             record(self.names, name, [error], started, parsed=False)
         response = getattr(context, "response", None)
