@@ -46,6 +46,15 @@ class LoginThrottle:
         pair, _ = self._keys(username, address)
         await LoginFailures.get_pymongo_collection().delete_one({"_id": pair})
 
+    async def unlock(self, username: str) -> int:
+        """Clear the username's counters from every address (the lockout ends at once);
+        the per-address counters stay. Returns how many were cleared."""
+        prefix, _ = self._keys(username, "")
+        # Every key that starts with `user:<name>|`: "}" is the character after "|".
+        keys = {"$gte": prefix, "$lt": prefix.removesuffix("|") + "}"}
+        result = await LoginFailures.get_pymongo_collection().delete_many({"_id": keys})
+        return result.deleted_count
+
     async def _increment(self, key: str) -> None:
         """Count a failure in the live window, or start a window; atomic under concurrency."""
         now = utcnow()
