@@ -181,6 +181,23 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
     return run
 
 
+_MEASURED = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """`report(line)`: a figure a test measured, printed in the run's summary."""
+    return request.config.stash.setdefault(_MEASURED, []).append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = terminalreporter.config.stash.get(_MEASURED, [])
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 async def client(run_app: AppRunner) -> AsyncIterator[GraphQLClient]:
     async with run_app() as gql:
