@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes (one per core in production)"
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve_command)
 
     create = command(
         "create-user",
@@ -135,46 +135,47 @@ def _config_message(exc: Exception) -> str:
 # --- serve -----------------------------------------------------------------------------
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
+def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
     from .auth.keys import load_keyring
     from .embedded import embedded_database_sync
 
-    host, port, workers = args.host, args.port, args.workers
-    load_keyring(settings)  # refuse to start on a bad key before binding the port
-    with contextlib.ExitStack() as stack:
-        if settings.mongodb_url is None:
-            # One database for every worker: started here, handed to them by the environment.
-            url = stack.enter_context(embedded_database_sync(settings.data_dir))
-            os.environ["MONGODB_URL"] = url
-            files = settings.data_dir.resolve() / "db"
-            database = f"the embedded one at {url.partition('/?')[0]} (files in {files})"
-        else:
-            asyncio.run(_require_database(settings.mongodb_url))
-            database = f"MongoDB at {database_hosts(settings.mongodb_url)}"
-        _print_banner(settings, host, port, f"{settings.mongodb_db} on {database}")
-        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler
-        # that was there before it; with the default one the process would die by the signal
-        # (exit -15) after a clean shutdown. Process managers expect 0.
-        signal.signal(signal.SIGTERM, lambda *_: None)
-        uvicorn.run(
-            "graphql_app.asgi:app",
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=False,
-            timeout_graceful_shutdown=10,
-            log_config=logging_config(),
-            access_log=False,
-        )
+    load_keyring(settings)  # refuse to start on a bad key before anything starts
+    if settings.mongodb_url is not None:
+        asyncio.run(_require_database(settings.mongodb_url))
+        _print_banner(settings, args, f"MongoDB at {_database_hosts(settings.mongodb_url)}")
+        return _serve(settings, args.host, args.port, args.workers)
+    # One embedded database for every worker: started here, handed to them by the environment.
+    with embedded_database_sync(settings.data_dir) as url:
+        os.environ["MONGODB_URL"] = url
+        address, files = url.partition("/?")[0], settings.data_dir.resolve() / "db"
+        _print_banner(settings, args, f"the embedded one at {address} (files in {files})")
+        return _serve(settings, args.host, args.port, args.workers)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that
+    # was there before it; with the default one the process would die by the signal (exit
+    # -15) after a clean shutdown. Process managers expect 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    uvicorn.run(
+        "graphql_app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+        log_config=logging_config(),
+        access_log=False,
+    )
     return 0
 
 
-def _print_banner(settings: Settings, host: str, port: int, database: str) -> None:
+def _print_banner(settings: Settings, args: argparse.Namespace, database: str) -> None:
     """Once, in plain text: where to go, where the data lives, which database."""
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/graphql"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}/graphql"
     where = f"GraphiQL (in a browser) and the API: {url}"
     if not settings.graphiql_enabled:
         where = f"the API: {url} (GraphiQL off)"
@@ -183,12 +184,12 @@ def _print_banner(settings: Settings, host: str, port: int, database: str) -> No
         f"graphql-app {version} ({settings.app_env})\n"
         f"  {where}\n"
         f"  data directory: {settings.data_dir.resolve()}\n"
-        f"  database: {database}",
+        f"  database: {settings.mongodb_db} on {database}",
         flush=True,
     )
 
 
-def database_hosts(url: str) -> str:
+def _database_hosts(url: str) -> str:
     """The host list of a MongoDB URL, without its credentials."""
     return urlsplit(url).netloc.rpartition("@")[2] or url.partition("://")[0]
 
@@ -206,7 +207,7 @@ async def _require_database(url: str) -> None:
     try:
         if not await ping(client, DATABASE_TIMEOUT):
             raise Refusal(
-                f"the database at {database_hosts(url)} (MONGODB_URL) did not answer within "
+                f"the database at {_database_hosts(url)} (MONGODB_URL) did not answer within "
                 f"{DATABASE_TIMEOUT:.0f} s: is it running and reachable from here?"
             )
     finally:

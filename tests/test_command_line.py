@@ -233,7 +233,7 @@ async def test_serve_says_where_to_go_and_a_second_serve_is_refused(tmp_path: Pa
         data_dir = (tmp_path / "data").resolve()
         assert f"{base}/graphql" in out
         assert f"data directory: {data_dir}" in out
-        assert f"files in {data_dir / 'db'}" in out
+        assert f"(files in {data_dir / 'db'})" in out
         assert "\x1b" not in out + err, "colour codes in output that is not a terminal"
         assert (await http.get("/graphql", headers={"Accept": "text/html"})).status_code == 200
         url_file = tmp_path / "data" / "embedded-db.url"
