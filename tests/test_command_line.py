@@ -434,7 +434,8 @@ async def test_every_refusal_is_one_line(
     started = time.monotonic()
     returned, out, err = await _run(*args, env=_env(tmp_path, **extra), stdin=stdin)
     assert returned == code
-    assert time.monotonic() - started < 10
+    # At most 3 s of waiting for a database, plus the interpreter's start on a busy machine.
+    assert time.monotonic() - started < 15
     assert err.startswith("graphql-app: ")
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
