@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -15,15 +15,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
 from .api.websocket import AuthenticatingTransportWSHandler
-from .client_address import client_address
+from .client_address import ClientInfo
 from .context import Context
 from .database import Client, init_database, make_client, ping
 from .embedded import embedded_database
@@ -32,6 +33,18 @@ from .services import Services
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """Every WebSocket message as a text frame. Strawberry sends `encode_json`'s bytes as
+    binary frames, which the `graphql-ws` client (Apollo's GraphQLWsLink, urql, GraphiQL)
+    refuses, closing with 4004; HTTP responses keep the bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -50,7 +63,7 @@ class GraphQLApp(GraphQL[Context, None]):
         context = Context(
             self.services,
             request.headers.get("authorization"),
-            client_address(request, self.services.settings.trusted_proxy_list),
+            ClientInfo.of(request, self.services.settings.trusted_proxy_list),
         )
         context.request, context.response = request, response
         return context
@@ -90,6 +103,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return render_graphiql(request)
 
     graphql_transport_ws_handler_class = AuthenticatingTransportWSHandler
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -253,20 +253,16 @@ def _unlock_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _unlock(settings: Settings, username: str) -> int:
-    from .auth.throttle import LoginThrottle
+    from .errors import DomainError
+    from .services import Services
 
-    throttle = LoginThrottle(
-        settings.login_max_failures,
-        settings.login_max_failures_per_address,
-        settings.login_window_seconds,
-    )
+    auth = Services.build(settings).auth
     async with _database(settings):
-        cleared = await throttle.unlock(username)
-    name = username.lower()
-    if cleared:
-        print(f"unlocked {name}: cleared failed logins from {cleared} address(es)")
-    else:
-        print(f"{name} had no failed logins: nothing to unlock")
+        try:
+            await auth.unlock(username, None)  # as the unlockUser mutation, event included
+        except DomainError as exc:
+            raise Refusal(f"{exc.message}: {username.lower()}") from None
+    print(f"unlocked {username.lower()}: its failed logins are cleared from every address")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Configuration from the environment variables of API.md, validated once at start-up."""
+"""Configuration from the environment (the README's table), validated once at start-up."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    refresh_reuse_interval: int = Field(default=10, ge=0)
+    reauth_max_age: int = Field(default=300, ge=1)
+    security_event_ttl: int = Field(default=7_776_000, ge=60)
 
     graphiql: bool | None = None
     introspection: bool | None = None

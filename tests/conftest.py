@@ -21,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 
 from graphql_app.app import create_app
 from graphql_app.database import make_client
@@ -196,6 +197,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("measured")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+async def mongo(mongodb_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """A driver of its own on the test database's server (to look behind the API)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    yield client
+    await client.close()
 
 
 @pytest.fixture

@@ -462,9 +462,11 @@ async def test_unlock_ends_a_lockout(db_env: dict[str, str], run_app: AppRunner)
         # Only that username: another one, even sharing its first letters, stays locked.
         assert (await client.login("alice2")).codes == ["RATE_LIMITED"]
 
-        code, out, _ = await _run("unlock", "alice", env=db_env)
-        assert code == 0
-        assert "nothing to unlock" in out
+        # Idempotent for a user that is not locked; a username nobody has is refused.
+        assert (await _run("unlock", "alice", env=db_env))[0] == 0
+        code, out, err = await _run("unlock", "nobody", env=db_env)
+        assert (code, out) == (1, "")
+        assert err == "graphql-app: User not found: nobody\n"
 
 
 async def test_secrets_from_files(

@@ -49,5 +49,5 @@ def build_schema(settings: Settings | None = None) -> Schema:
         config=config,
         execution_context_class=PlainScalarExecutor,
     )
-    mark_plain_scalars(schema._schema)
+    mark_plain_scalars(schema)
     return schema
