@@ -155,6 +155,8 @@ def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
+    from .server import server_options
+
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that
     # was there before it; with the default one the process would die by the signal (exit
     # -15) after a clean shutdown. Process managers expect 0.
@@ -164,10 +166,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
         log_config=logging_config(),
         access_log=False,
+        **server_options(settings),
     )
     return 0
 
@@ -201,7 +202,7 @@ async def _require_database(url: str) -> None:
     from .database import make_client, ping
 
     try:
-        client = make_client(url, serverSelectionTimeoutMS=int(DATABASE_TIMEOUT * 1000))
+        client = make_client(url, DATABASE_TIMEOUT)
     except ConfigurationError:
         raise Refusal("MONGODB_URL is not a valid MongoDB URL") from None
     try:
@@ -280,7 +281,7 @@ async def _database(settings: Settings) -> AsyncIterator[None]:
             url = await stack.enter_async_context(embedded_database(data_dir / "db", data_dir))
         else:
             await _require_database(url)
-        client = make_client(url)
+        client = make_client(url, settings.db_timeout)
         stack.push_async_callback(client.close)
         await init_database(client, settings.mongodb_db)
         yield

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ async def running_url(data_dir: Path) -> str | None:
     if not path.exists():
         return None
     url = path.read_text().strip()
-    client = make_client(url, serverSelectionTimeoutMS=1000)
+    client = make_client(url, 1.0)
     try:
         return url if await ping(client) else None
     finally:
@@ -183,16 +184,31 @@ def embedded_database_sync(data_dir: Path) -> Iterator[str]:
             server.stop()
 
 
+@dataclass(frozen=True)
+class EmbeddedServer:
+    url: str
+    pid: int  # for tests that freeze it (SIGSTOP) to see how the app copes
+
+
 @contextlib.asynccontextmanager
 async def embedded_database(storage: Path | str, data_dir: Path | None) -> AsyncIterator[str]:
     """The same from an event loop: start the server, wait until it answers a ping, yield
     its URL, stop it on exit. With a `data_dir`, this process owns it meanwhile."""
+    async with embedded_server(storage, data_dir) as server:
+        yield server.url
+
+
+@contextlib.asynccontextmanager
+async def embedded_server(
+    storage: Path | str, data_dir: Path | None
+) -> AsyncIterator[EmbeddedServer]:
+    """`embedded_database`, yielding the server's process id with its URL."""
     with owning(data_dir) if data_dir else contextlib.nullcontext():
         # Started from the loop's own thread: the database dies with that thread (prctl).
         server = _Server(storage, data_dir)
         try:
             await asyncio.to_thread(server.wait_until_up)
-            yield server.url
+            yield EmbeddedServer(server.url, server.process.pid)
         finally:
             await asyncio.to_thread(server.stop)
 

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "graphql_app"
     data_dir: Path = Path(".data")
+    # Seconds: the budget of one query or mutation (all its database work), and the limit of
+    # any other single database operation (subscriptions, start-up, command line).
+    request_timeout: float = Field(default=10.0, gt=0)
+    db_timeout: float = Field(default=5.0, gt=0)
 
     jwt_secret: SecretStr | None = None
     # Older HS256 secrets, comma-separated: they still verify, never sign (key rotation).
@@ -57,6 +61,13 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    # Seconds a client may take to send a request head / a whole body, and may stay idle
+    # between requests; sockets open at once per worker (see graphql_app/server.py).
+    http_header_timeout: float = Field(default=10, gt=0)
+    http_body_timeout: float = Field(default=30, gt=0)
+    http_keepalive_timeout: float = Field(default=5, gt=0)
+    max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
     @classmethod

@@ -27,6 +27,7 @@ from graphql_app.app import create_app
 from graphql_app.database import make_client
 from graphql_app.embedded import embedded_database
 from graphql_app.models import DOCUMENT_MODELS
+from graphql_app.server import server_options
 from graphql_app.settings import Settings
 
 from .factories import JWT, PASSWORD, GraphQLClient
@@ -162,12 +163,14 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
     @contextlib.asynccontextmanager
     async def run(**overrides: Any) -> AsyncIterator[str]:
         port = free_port()
+        settings = settings_factory(**overrides)
         config = uvicorn.Config(
-            create_app(settings_factory(**overrides)),
+            create_app(settings),
             port=port,
             log_level="warning",
             lifespan="on",
             ws="websockets-sansio",
+            **server_options(settings),
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
