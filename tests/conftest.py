@@ -106,10 +106,7 @@ def free_port() -> int:
 async def run_node(script: Path, *args: str) -> tuple[int, str]:
     """Run a Node script of tests/clients/ without blocking the loop the live server runs in;
     return its exit code and its output. Its project is installed first if need be."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip(f"node is not installed: {script.parent.name} needs Node.js")
-    await _install_node_project(script.parent)
+    node = await ready_node(script.parent)
     process = await asyncio.create_subprocess_exec(
         node,
         str(script),
@@ -126,12 +123,16 @@ _INSTALLED: set[Path] = set()
 INSTALL_STAMP = ".installed-lock-sha256"  # in node_modules: the package-lock.json it came from
 
 
-async def _install_node_project(project: Path) -> None:
-    """`npm ci` in a tests/clients/ project, once per session, when its node_modules is
-    missing or was installed from another package-lock.json. An exclusive lock on the
-    lockfile makes a parallel caller (another pytest process) wait, then find it done."""
+async def ready_node(project: Path) -> str:
+    """The `node` executable, with the tests/clients/ `project` installed: `npm ci` once per
+    session, when its node_modules is missing or was installed from another
+    package-lock.json. An exclusive lock on the lockfile makes a parallel caller (another
+    pytest process) wait, then find it done. Skips, with the reason, without Node.js."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(f"node is not installed: tests/clients/{project.name} needs Node.js")
     if project in _INSTALLED:
-        return
+        return node
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip(f"npm is not installed: {project.name} needs it to install its packages")
@@ -154,6 +155,7 @@ async def _install_node_project(project: Path) -> None:
             assert process.returncode == 0, f"npm ci in {project} failed:\n{output.decode()}"
             stamp.write_text(wanted)
     _INSTALLED.add(project)
+    return node
 
 
 @pytest.fixture
