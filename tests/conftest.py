@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -103,11 +105,8 @@ def free_port() -> int:
 
 async def run_node(script: Path, *args: str) -> tuple[int, str]:
     """Run a Node script of tests/clients/ without blocking the loop the live server runs in;
-    return its exit code and its output."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip(f"node is not installed: {script.parent.name} needs Node.js")
-    assert (script.parent / "node_modules").exists(), f"run `npm ci` in {script.parent}"
+    return its exit code and its output. Its project is installed first if need be."""
+    node = await ready_node(script.parent)
     process = await asyncio.create_subprocess_exec(
         node,
         str(script),
@@ -118,6 +117,45 @@ async def run_node(script: Path, *args: str) -> tuple[int, str]:
     output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return process.returncode, output.decode()
+
+
+_INSTALLED: set[Path] = set()
+INSTALL_STAMP = ".installed-lock-sha256"  # in node_modules: the package-lock.json it came from
+
+
+async def ready_node(project: Path) -> str:
+    """The `node` executable, with the tests/clients/ `project` installed: `npm ci` once per
+    session, when its node_modules is missing or was installed from another
+    package-lock.json. An exclusive lock on the lockfile makes a parallel caller (another
+    pytest process) wait, then find it done. Skips, with the reason, without Node.js."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(f"node is not installed: tests/clients/{project.name} needs Node.js")
+    if project in _INSTALLED:
+        return node
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip(f"npm is not installed: {project.name} needs it to install its packages")
+    lockfile = project / "package-lock.json"
+    wanted = hashlib.sha256(lockfile.read_bytes()).hexdigest()
+    stamp = project / "node_modules" / INSTALL_STAMP
+    with lockfile.open("rb") as held:
+        await asyncio.to_thread(fcntl.flock, held, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != wanted:
+            process = await asyncio.create_subprocess_exec(
+                npm,
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                cwd=project,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
+            assert process.returncode == 0, f"npm ci in {project} failed:\n{output.decode()}"
+            stamp.write_text(wanted)
+    _INSTALLED.add(project)
+    return node
 
 
 @pytest.fixture
@@ -147,6 +185,23 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
             await task
 
     return run
+
+
+_MEASURED = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """`report(line)`: a figure a test measured, printed in the run's summary."""
+    return request.config.stash.setdefault(_MEASURED, []).append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = terminalreporter.config.stash.get(_MEASURED, [])
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture
