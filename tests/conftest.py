@@ -11,7 +11,10 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import socket
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -238,3 +241,55 @@ async def _clean_collections(mongodb_url: str, db_name: str) -> AsyncIterator[No
             await mongo[db_name][model.Settings.name].delete_many({})  # type: ignore[attr-defined]
     finally:
         await mongo.close()
+
+
+# --- `graphql-app` as a subprocess, the way a user or process manager runs it -------------
+
+SCRIPT = str(Path(sys.executable).with_name("graphql-app"))
+
+
+def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `graphql-app` subprocess: this one's, without its database, key
+    and mode settings, with its own DATA_DIR."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "JWT_", "APP_"))}
+    return {**env, "DATA_DIR": str(tmp_path / "data"), "BCRYPT_ROUNDS": "4", **extra}
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    env: dict[str, str], *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """`graphql-app serve` until it answers /healthz; its stdout and stderr go to
+    serve-PORT.out / .err beside DATA_DIR."""
+    port = free_port()
+    logs = Path(env["DATA_DIR"]).parent / f"serve-{port}"
+    with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            SCRIPT, "serve", "--port", str(port), *args, env=env, stdout=out, stderr=err
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                assert process.returncode is None, "serve exited before answering"
+                assert time.monotonic() < deadline, "serve did not answer /healthz"
+                await asyncio.sleep(0.2)
+        yield process, base
+    finally:
+        await stop(process, grace=15)  # the way a process manager would
+
+
+async def stop(process: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout=grace)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

@@ -12,9 +12,7 @@ import importlib.metadata
 import os
 import signal
 import socket
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,20 +21,14 @@ import httpx
 import jwt
 import pytest
 
-from .conftest import TEST_SECRET, AppRunner, free_port
+from .conftest import SCRIPT, TEST_SECRET, AppRunner, free_port, serve, serve_env
 from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
 
-SCRIPT = str(Path(sys.executable).with_name("graphql-app"))
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = (
     "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
     f" {{ {AUTH_FIELDS} }} }}"
 )
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "JWT_", "APP_"))}
-    return {**env, "DATA_DIR": str(tmp_path / "data"), "BCRYPT_ROUNDS": "4", **extra}
 
 
 async def _run(*args: str, env: dict[str, str], stdin: str = "") -> tuple[int, str, str]:
@@ -55,7 +47,7 @@ async def _run(*args: str, env: dict[str, str], stdin: str = "") -> tuple[int, s
 
 @pytest.fixture
 def db_env(tmp_path: Path, mongodb_url: str, db_name: str) -> dict[str, str]:
-    return _env(tmp_path, MONGODB_URL=mongodb_url, MONGODB_DB=db_name, JWT_SECRET=TEST_SECRET)
+    return serve_env(tmp_path, MONGODB_URL=mongodb_url, MONGODB_DB=db_name, JWT_SECRET=TEST_SECRET)
 
 
 async def test_create_user_and_admin(db_env: dict[str, str], run_app: AppRunner) -> None:
@@ -101,7 +93,7 @@ async def test_create_user_refusals(
 
 
 async def test_export_schema_matches_the_committed_sdl(tmp_path: Path) -> None:
-    code, out, _ = await _run("export-schema", env=_env(tmp_path))
+    code, out, _ = await _run("export-schema", env=serve_env(tmp_path))
     assert code == 0
     assert out.strip() == (ROOT / "schema" / "schema.graphql").read_text().strip()
 
@@ -125,7 +117,7 @@ async def test_export_schema_matches_the_committed_sdl(tmp_path: Path) -> None:
 async def test_serve_refuses_a_bad_configuration(
     tmp_path: Path, args: list[str], extra: dict[str, str], variable: str
 ) -> None:
-    code, _, err = await _run(*args, "--port", str(free_port()), env=_env(tmp_path, **extra))
+    code, _, err = await _run(*args, "--port", str(free_port()), env=serve_env(tmp_path, **extra))
     assert code == 1
     assert variable in err
     assert "Traceback" not in err
@@ -134,49 +126,9 @@ async def test_serve_refuses_a_bad_configuration(
 # --- a live `graphql-app serve` with its embedded database ---------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _serve(
-    env: dict[str, str], *args: str
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """`graphql-app serve` until it answers /healthz; its stdout and stderr go to
-    serve-PORT.out / .err beside DATA_DIR."""
-    port = free_port()
-    logs = Path(env["DATA_DIR"]).parent / f"serve-{port}"
-    with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("wb") as err:
-        process = await asyncio.create_subprocess_exec(
-            SCRIPT, "serve", "--port", str(port), *args, env=env, stdout=out, stderr=err
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                assert process.returncode is None, "serve exited before answering"
-                assert time.monotonic() < deadline, "serve did not answer /healthz"
-                await asyncio.sleep(0.2)
-        yield process, base
-    finally:
-        await _stop(process, grace=15)  # the way a process manager would
-
-
 def _output(base: str, tmp_path: Path) -> tuple[str, str]:
     logs = tmp_path / f"serve-{urlsplit(base).port}"
     return logs.with_suffix(".out").read_text(), logs.with_suffix(".err").read_text()
-
-
-async def _stop(process: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
-    if process.returncode is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), timeout=grace)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
 
 
 def _refuses_connections(url: str) -> bool:
@@ -186,8 +138,8 @@ def _refuses_connections(url: str) -> bool:
 
 
 async def test_serve_embedded_create_user_restart_and_sigterm(tmp_path: Path) -> None:
-    env = _env(tmp_path, BCRYPT_ROUNDS="12")
-    async with _serve(env) as (process, base), httpx.AsyncClient(base_url=base) as http:
+    env = serve_env(tmp_path, BCRYPT_ROUNDS="12")
+    async with serve(env) as (process, base), httpx.AsyncClient(base_url=base) as http:
         client = GraphQLClient(http)
         session = await client.register("alice")
         # create-user finds the running server's embedded database through DATA_DIR.
@@ -208,7 +160,7 @@ async def test_serve_embedded_create_user_restart_and_sigterm(tmp_path: Path) ->
     assert not (tmp_path / "data" / "embedded-db.url").exists()
 
     # Restart on the same DATA_DIR: the users, the session and the signing key survived.
-    async with _serve(env) as (_, base), httpx.AsyncClient(base_url=base) as http:
+    async with serve(env) as (_, base), httpx.AsyncClient(base_url=base) as http:
         client = GraphQLClient(http)
         assert "server" not in (await http.get("/healthz")).headers  # names no software
         assert (await client.me(session["accessToken"])).data["me"]["username"] == "alice"
@@ -217,7 +169,7 @@ async def test_serve_embedded_create_user_restart_and_sigterm(tmp_path: Path) ->
 
 
 async def test_the_embedded_database_dies_with_a_killed_server(tmp_path: Path) -> None:
-    async with _serve(_env(tmp_path)) as (process, _):
+    async with serve(serve_env(tmp_path)) as (process, _):
         db_url = (tmp_path / "data" / "embedded-db.url").read_text()
         process.kill()  # no chance to clean up
         await process.wait()
@@ -228,8 +180,8 @@ async def test_the_embedded_database_dies_with_a_killed_server(tmp_path: Path) -
 
 
 async def test_serve_says_where_to_go_and_a_second_serve_is_refused(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    async with _serve(env) as (process, base), httpx.AsyncClient(base_url=base) as http:
+    env = serve_env(tmp_path)
+    async with serve(env) as (process, base), httpx.AsyncClient(base_url=base) as http:
         out, err = _output(base, tmp_path)
         data_dir = (tmp_path / "data").resolve()
         assert f"{base}/graphql" in out
@@ -289,9 +241,9 @@ async def test_serve_with_two_workers_on_the_embedded_database(tmp_path: Path) -
     """Both workers answer (told apart by which process holds each connection, from /proc),
     on the one database the parent started: a user registered through one logs in
     through the other."""
-    env = _env(tmp_path)
+    env = serve_env(tmp_path)
     async with contextlib.AsyncExitStack() as stack:
-        process, base = await stack.enter_async_context(_serve(env, "--workers", "2"))
+        process, base = await stack.enter_async_context(serve(env, "--workers", "2"))
         port = urlsplit(base).port
         assert port is not None
         children = _children(process.pid)
@@ -325,7 +277,7 @@ async def test_serve_with_two_workers_on_the_embedded_database(tmp_path: Path) -
 
 
 async def test_help_and_version(tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = serve_env(tmp_path)
     code, out, _ = await _run("--version", env=env)
     assert (code, out.strip()) == (0, f"graphql-app {importlib.metadata.version('graphql-app')}")
     code, out, _ = await _run("--help", env=env)
@@ -433,7 +385,7 @@ async def test_every_refusal_is_one_line(
     if args[0] == "serve":
         args = [*args, "--port", str(free_port())]
     started = time.monotonic()
-    returned, out, err = await _run(*args, env=_env(tmp_path, **extra), stdin=stdin)
+    returned, out, err = await _run(*args, env=serve_env(tmp_path, **extra), stdin=stdin)
     assert returned == code
     # At most 3 s of waiting for a database, plus the interpreter's start on a busy machine.
     assert time.monotonic() - started < 15
@@ -480,7 +432,7 @@ async def test_secrets_from_files(
     url_file.write_text(f"{mongodb_url}\n")
     env = {k: v for k, v in db_env.items() if k not in {"JWT_SECRET", "MONGODB_URL"}}
     env |= {"JWT_SECRET_FILE": str(secret_file), "MONGODB_URL_FILE": str(url_file)}
-    async with _serve(env) as (_, base), httpx.AsyncClient(base_url=base) as http:
+    async with serve(env) as (_, base), httpx.AsyncClient(base_url=base) as http:
         session = await GraphQLClient(http).register("alice")
     claims = jwt.decode(
         session["accessToken"],
