@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Algorithm = Literal["HS256", "RS256", "ES256", "EdDSA"]
 MIN_SECRET_BYTES = 32
@@ -77,6 +79,18 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secret_files = _SecretFiles(settings_cls)
+        return init_settings, env_settings, secret_files, dotenv_settings, file_secret_settings
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
@@ -110,22 +124,55 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
+        """Every missing production setting at once, so one restart fixes them all."""
         if not self.is_production:
             return self
+        problems = []
         if not self.mongodb_url:
-            raise ConfigError("MONGODB_URL is required when APP_ENV=production")
+            problems.append("MONGODB_URL is required")
         if self.jwt_algorithm == "HS256":
             secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
             if len(secret.encode()) < MIN_SECRET_BYTES:
-                raise ConfigError(
-                    f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "
-                    "when APP_ENV=production"
-                )
+                problems.append(f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes")
         elif self.jwt_private_key_file is None:
-            raise ConfigError(
-                f"JWT_PRIVATE_KEY_FILE is required for JWT_ALGORITHM={self.jwt_algorithm}"
-            )
+            problems.append(f"JWT_PRIVATE_KEY_FILE is required for {self.jwt_algorithm}")
+        if problems:
+            raise ConfigError(f"APP_ENV=production: {'; '.join(problems)}")
         return self
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`<NAME>_FILE` for every secret setting (the Docker secrets convention): the value is
+    the file's content, its trailing newline stripped. Secret settings are the `SecretStr`
+    ones and MONGODB_URL (it may carry a password)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {name.lower(): value for name, value in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name in _secret_settings(self.settings_cls):
+            path = environ.get(f"{name}_file")
+            if path is None:
+                continue
+            variable = name.upper()
+            if name in environ:
+                raise ConfigError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text().rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ConfigError(f"{variable}_FILE: cannot read {path}: {reason}") from None
+        return values
+
+
+def _secret_settings(settings_cls: type[BaseSettings]) -> list[str]:
+    return [
+        name
+        for name, field in settings_cls.model_fields.items()
+        if name == "mongodb_url" or SecretStr in (field.annotation, *get_args(field.annotation))
+    ]
 
 
 def _split(raw: str) -> list[str]:

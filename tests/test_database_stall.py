@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,7 +37,7 @@ from graphql_app.embedded import EmbeddedServer, embedded_server
 from graphql_app.errors import ServiceUnavailable
 from graphql_app.settings import Settings
 
-from .conftest import Live
+from .conftest import Live, ready_node
 from .factories import GraphQLClient, Result
 
 BUDGET = 2.5  # REQUEST_TIMEOUT of the app under test
@@ -279,10 +278,7 @@ async def test_the_graphql_ws_client_retries_until_the_database_answers(
 ) -> None:
     """1013 is not among the codes `graphql-ws` treats as fatal (4500 is): the client users
     run reconnects by itself and is acknowledged once the database is back."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: tests/clients/graphql-ws needs Node.js")
-    assert (WS_CLIENT.parent / "node_modules").exists(), f"run `npm ci` in {WS_CLIENT.parent}"
+    node = await ready_node(WS_CLIENT.parent)
     async with _app(live_server, database.server.url) as client:
         token = (await client.register("alice"))["accessToken"]
         database.freeze()

@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 
 from graphql_app.metrics import MAX_OPERATION_NAMES
 
-from .conftest import TEST_SECRET, AppRunner, Live, free_port
+from .conftest import TEST_SECRET, AppRunner, Live, serve, serve_env
 from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
 from .test_tokens import resign
 
@@ -209,20 +206,6 @@ async def _gauge_becomes(http: httpx.AsyncClient, expected: float) -> bool:
 # --- two workers -------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _serve(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "graphql_app", "serve", "--port", str(port), "--workers", "2",
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
-
-
 def _workers(parent: int) -> list[int]:
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -245,21 +228,19 @@ def _multiproc_dir(pid: int) -> Path:
 async def test_two_workers_sum_their_counters(
     tmp_path: Path, mongodb_url: str, db_name: str
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MONGODB_URL": mongodb_url,
-        "MONGODB_DB": db_name,
-        "JWT_SECRET": TEST_SECRET,
-        "DATA_DIR": str(tmp_path / "data"),
-        "METRICS": "true",
-    }
+    env = serve_env(
+        tmp_path,
+        MONGODB_URL=mongodb_url,
+        MONGODB_DB=db_name,
+        JWT_SECRET=TEST_SECRET,
+        METRICS="true",
+    )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     requests = 0
-    async with _serve(env, port) as process:
+    async with serve(env, "--workers", "2") as (process, base):
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each time
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
-            await _until_up(http, process)
+        async with httpx.AsyncClient(base_url=base, limits=limits) as http:
+            await _until_both_workers(process)
             workers = _workers(process.pid)
             assert len(workers) == 2
             directory = _multiproc_dir(workers[0])
@@ -296,12 +277,9 @@ def _pings(directory: Path, pid: int) -> float:
     return float(samples.get(str(sorted({"operation": "Ping", "outcome": "ok"}.items())), 0.0))
 
 
-async def _until_up(http: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+async def _until_both_workers(process: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + 60
-    while True:
+    while len(_workers(process.pid)) != 2:
         assert process.returncode is None, "serve exited"
-        assert time.monotonic() < deadline, "serve did not answer"
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get("/healthz")).status_code == 200 and len(_workers(process.pid)) == 2:
-                return
+        assert time.monotonic() < deadline, "serve did not start its two workers"
         await asyncio.sleep(0.1)

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -25,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .conftest import TEST_SECRET, free_port
+from .conftest import TEST_SECRET, free_port, serve, serve_env
 from .factories import PASSWORD
 
 trace_service = pytest.importorskip(
@@ -75,47 +74,19 @@ async def receiving() -> AsyncIterator[tuple[Receiver, int]]:
         await task
 
 
-@contextlib.asynccontextmanager
-async def serving(env: dict[str, str]) -> AsyncIterator[str]:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "graphql_app", "serve", "--port", str(port), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient() as http:
-            while True:
-                assert process.returncode is None, "serve exited"
-                assert time.monotonic() < deadline, "serve did not answer"
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
-
-
 async def test_request_operation_and_database_spans_over_otlp(
     tmp_path: Path, mongodb_url: str, db_name: str
 ) -> None:
     async with receiving() as (receiver, receiver_port):
         env = {
-            **os.environ,
-            "MONGODB_URL": mongodb_url,
-            "MONGODB_DB": db_name,
+            **serve_env(tmp_path, MONGODB_URL=mongodb_url, MONGODB_DB=db_name),
             "JWT_SECRET": TEST_SECRET,
-            "BCRYPT_ROUNDS": "4",
-            "DATA_DIR": str(tmp_path / "data"),
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}",
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # the standard variables apply
             "OTEL_SERVICE_NAME": "graphql-app-under-test",
             "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": "authorization,user-agent",
         }
-        async with serving(env) as base, httpx.AsyncClient(base_url=base) as http:
+        async with serve(env) as (_, base), httpx.AsyncClient(base_url=base) as http:
             registered = await http.post(
                 "/graphql",
                 json={
