@@ -125,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
         "Print the persisted-query manifest of the operations in DIRECTORY (Apollo's format).",
         None,
     )
-    manifest.add_argument("directory", nargs="?", default="schema/operations", type=Path)
+    manifest.add_argument(
+        "directory", nargs="?", default="schema/operations", type=Path, metavar="DIRECTORY"
+    )
     manifest.set_defaults(run=_export_manifest)
     return parser
 
