@@ -3,11 +3,13 @@
 The metrics are module-level, as `prometheus-client` intends: in its multiprocess mode
 (PROMETHEUS_MULTIPROC_DIR set before this module is imported, which `graphql-app serve
 --workers N` does for its workers) each process writes its values to files of that
-directory under its pid, and a scrape of any worker reads and sums them all.
+directory under its pid, and a scrape of any worker reads and sums them all (a worker that
+crashes leaves its `active_subscriptions` in the sum until `serve` restarts).
 """
 
 from __future__ import annotations
 
+import atexit
 import hmac
 import os
 from collections.abc import Awaitable, Callable
@@ -84,6 +86,11 @@ class OperationNames:
             self.seen.add(name)
             return name
         return "other"
+
+
+if os.environ.get(MULTIPROC_DIR):
+    # A worker that exits drops its live gauge values (active_subscriptions) from the sum.
+    atexit.register(multiprocess.mark_process_dead, os.getpid())
 
 
 def exposition() -> bytes:

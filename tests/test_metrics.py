@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -283,3 +286,20 @@ async def _until_both_workers(process: asyncio.subprocess.Process) -> None:
         assert process.returncode is None, "serve exited"
         assert time.monotonic() < deadline, "serve did not start its two workers"
         await asyncio.sleep(0.1)
+
+
+def test_an_exiting_worker_leaves_no_live_gauge_behind(tmp_path: Path) -> None:
+    script = (
+        "import os\n"
+        "from graphql_app import metrics\n"
+        "metrics.ACTIVE_SUBSCRIPTIONS.inc()\n"
+        "metrics.REFRESH_REUSE.inc()\n"
+        "print(os.getpid())\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, check=True, timeout=60
+    )
+    pid = int(done.stdout)
+    assert (tmp_path / f"counter_{pid}.db").exists()  # counts survive the worker
+    assert not list(tmp_path.glob(f"gauge_livesum_{pid}.db"))  # its live gauge does not
