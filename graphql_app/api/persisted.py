@@ -84,10 +84,10 @@ class PersistedDocuments:
     manifest: dict[str, ManifestOperation] = field(default_factory=dict)
     apq: bool = True
     trusted_only: bool = False
-    _by_text_hash: dict[str, str] = field(default_factory=dict)
-    _remembered: OrderedDict[str, str] = field(default_factory=OrderedDict)
-    _remembered_size: int = 0
-    _names: frozenset[str] = frozenset()
+    _by_text_hash: dict[str, str] = field(init=False)
+    _names: frozenset[str] = field(init=False)
+    _remembered: OrderedDict[str, str] = field(init=False, default_factory=OrderedDict)
+    _remembered_size: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._by_text_hash = {sha256_hex(op.body): op.body for op in self.manifest.values()}
