@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from graphql_app.metrics import MAX_OPERATION_NAMES
+from graphql_app.settings import Settings
 
 from .conftest import TEST_SECRET, AppRunner, Live, serve, serve_env
 from .factories import AUTH_FIELDS, PASSWORD, GraphQLClient
@@ -303,3 +305,14 @@ def test_an_exiting_worker_leaves_no_live_gauge_behind(tmp_path: Path) -> None:
     pid = int(done.stdout)
     assert (tmp_path / f"counter_{pid}.db").exists()  # counts survive the worker
     assert not list(tmp_path.glob(f"gauge_livesum_{pid}.db"))  # its live gauge does not
+
+
+def test_the_metrics_token_is_a_secret_read_from_a_file_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "metrics_token").write_text("token-from-a-docker-secret\n")
+    monkeypatch.setenv("METRICS_TOKEN_FILE", str(tmp_path / "metrics_token"))
+    settings = Settings(jwt_secret=TEST_SECRET, metrics=True)
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "token-from-a-docker-secret"
+    assert "token-from" not in repr(settings)
