@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     trusted_proxies: str = ""
 
+    # Poll the event sequence even where MongoDB offers change streams.
+    events_polling: bool = False
+    max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    max_subscriptions_per_user: int = Field(default=1000, ge=1)  # in each process
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"

@@ -3,9 +3,9 @@ authentication of a request. Knows nothing of GraphQL or HTTP."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from beanie import PydanticObjectId
 from bson import ObjectId
@@ -13,7 +13,7 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from .. import users, validation
-from ..errors import BadUserInput, Forbidden, Reason, Unauthenticated
+from ..errors import BadUserInput, DomainError, Forbidden, Reason, Unauthenticated
 from ..models import User
 from ..settings import Settings
 from . import sessions
@@ -115,14 +115,17 @@ class AuthService:
         """Verify the token, then fetch the user and check the session concurrently."""
         return await self._load(self.codec.verify(access_token, TokenType.ACCESS))
 
-    async def recheck(self, principal: Principal) -> None:
-        """For long-lived subscriptions: raise once the token has expired or was revoked,
-        or the user's roles changed since it was checked."""
-        if time.time() >= principal.claims.exp:
-            raise Unauthenticated(Reason.TOKEN_EXPIRED)
-        current = await self._load(principal.claims)
-        if current.user.roles != principal.user.roles:
-            raise Forbidden("Roles changed: subscribe again")
+    async def recheck_many(self, principals: Sequence[Principal]) -> list[DomainError | None]:
+        """For long-lived subscriptions, one query for all of them: why each one's token no
+        longer holds (revoked, its user deleted, its roles changed), else None. The same
+        rules as `_load`; expiry is left to the subscriber's own timer."""
+        ids = list({p.user_id for p in principals})
+        cursor = User.get_pymongo_collection().find(
+            {"_id": {"$in": ids}},
+            projection={"token_version": 1, "roles": 1, "revoked_sessions.sid": 1},
+        )
+        found = {raw["_id"]: raw async for raw in cursor}
+        return [_revocation(p, found.get(p.user_id)) for p in principals]
 
     async def _load(self, claims: Claims) -> Principal:
         """One indexed lookup: the user, if neither logoutAll/changePassword (token version)
@@ -179,6 +182,18 @@ class AuthService:
     @property
     def _access_ttl(self) -> int:
         return self.settings.access_token_ttl
+
+
+def _revocation(principal: Principal, raw: Mapping[str, Any] | None) -> DomainError | None:
+    claims = principal.claims
+    if raw is None:
+        return Unauthenticated(Reason.TOKEN_INVALID)
+    revoked = {s["sid"] for s in raw.get("revoked_sessions", [])}
+    if raw.get("token_version", 0) != claims.tv or claims.sid in revoked:
+        return Unauthenticated(Reason.TOKEN_REVOKED)
+    if raw.get("roles") != [role.value for role in principal.user.roles]:
+        return Forbidden("Roles changed: subscribe again")
+    return None
 
 
 def _object_id(sub: str) -> PydanticObjectId:
