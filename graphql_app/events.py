@@ -19,6 +19,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
 from .auth.service import Principal
@@ -39,6 +40,7 @@ QUEUE_SIZE = 100  # undelivered events a subscriber may have before it is ended
 CHANGES = [{"$match": {"operationType": "insert"}}]
 
 Raw = Mapping[str, Any]
+ChangeStream = AsyncChangeStream[dict[str, Any]]
 Recheck = Callable[[Sequence[Principal]], Awaitable[list[DomainError | None]]]
 
 
@@ -121,7 +123,10 @@ class EventHub:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._recheck_all())]
+        """Watch from now on: every event published once this is entered is dispatched."""
+        source = await self._open()
+        watch = self._poll(source) if isinstance(source, SequenceReader) else self._follow(source)
+        tasks = [asyncio.create_task(watch), asyncio.create_task(self._recheck_all())]
         try:
             yield
         finally:
@@ -164,19 +169,17 @@ class EventHub:
         for subscriber in list(group):
             subscriber.deliver(event)
 
-    async def _watch(self) -> None:
-        if not self._polling and await self._follow_change_stream():
-            return
-        await self._poll()
+    async def _open(self) -> ChangeStream | SequenceReader:
+        """A change stream where the server has them (and polling is not forced), else a
+        reader of the sequence from its current end."""
+        if not self._polling:
+            try:
+                return await TodoEvent.get_pymongo_collection().watch(CHANGES)
+            except OperationFailure:
+                log.info("change streams unavailable: polling todo events")
+        return SequenceReader(await last_seq())
 
-    async def _follow_change_stream(self) -> bool:
-        """Dispatch every inserted event; False at once if the server has no change streams."""
-        collection = TodoEvent.get_pymongo_collection()
-        try:
-            stream = await collection.watch(CHANGES)
-        except OperationFailure:
-            log.info("change streams unavailable: polling todo events")
-            return False
+    async def _follow(self, stream: ChangeStream) -> None:
         while True:
             try:
                 async with stream:
@@ -186,12 +189,10 @@ class EventHub:
                 log.warning("todo event change stream failed: resuming", exc_info=True)
             stream = await _reopen(stream.resume_token)
 
-    async def _poll(self) -> None:
+    async def _poll(self, reader: SequenceReader) -> None:
         collection = TodoEvent.get_pymongo_collection()
-        reader: SequenceReader | None = None
         while True:
             try:
-                reader = reader or SequenceReader(await last_seq())
                 cursor = collection.find(reader.query()).sort("seq", 1).limit(BATCH)
                 for raw in reader.accept(await cursor.to_list(), time.monotonic()):
                     self._dispatch(raw)
@@ -216,7 +217,7 @@ class EventHub:
                     subscriber.end(verdict)
 
 
-async def _reopen(resume_token: Any) -> Any:
+async def _reopen(resume_token: Mapping[str, Any] | None) -> ChangeStream:
     """The change stream again, from where it stopped (from now on if it cannot resume)."""
     collection = TodoEvent.get_pymongo_collection()
     while True:

@@ -9,17 +9,26 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from beanie import PydanticObjectId
 from websockets.asyncio.client import ClientConnection
 
+from graphql_app import events
+from graphql_app.auth.service import Principal
+from graphql_app.database import init_database, make_client
 from graphql_app.embedded import stop_process
+from graphql_app.errors import SubscriptionOverflow
+from graphql_app.events import EventHub, Subscriber
+from graphql_app.models import Todo
+from graphql_app.services import Services
+from graphql_app.settings import Settings
 
 from .conftest import TEST_SECRET, free_port
-from .factories import GraphQLClient
+from .factories import PASSWORD, GraphQLClient
 from .test_subscriptions import _next, _socket, _subscribe
 
 SCRIPT = str(Path(sys.executable).with_name("graphql-app"))
@@ -123,3 +132,72 @@ async def test_two_processes_concurrent_every_event_once(serve_env: dict[str, st
             assert sorted(await _titles(ws, TODOS)) == sorted(titles)
             with pytest.raises(TimeoutError):
                 await _next(ws, wait=1)
+
+
+# --- the sequence and the fan-out, driven directly against the test database --------------
+
+
+@pytest.fixture
+async def services(settings_factory: Callable[..., Settings]) -> AsyncIterator[Services]:
+    settings = settings_factory(events_polling=True)
+    assert settings.mongodb_url is not None
+    client = make_client(settings.mongodb_url)
+    await init_database(client, settings.mongodb_db)
+    yield Services.build(settings)
+    await client.close()
+
+
+async def _principal(services: Services) -> Principal:
+    session = await services.auth.register("alice", PASSWORD)
+    return await services.auth.authenticate(session.access_token)
+
+
+def _todo(principal: Principal, title: str) -> Todo:
+    return Todo(id=PydanticObjectId(), owner_id=principal.user_id, title=title)
+
+
+async def _titles_of(subscriber: Subscriber, count: int, wait: float = 5) -> list[str]:
+    return [(await asyncio.wait_for(subscriber.next(), wait)).todo["title"] for _ in range(count)]
+
+
+async def test_a_number_taken_but_not_yet_visible_holds_back_the_next(services: Services) -> None:
+    principal = await _principal(services)
+    async with services.events.running():
+        with services.events.subscribe(principal) as subscriber:
+            slow = await events.next_seq()  # a publisher between its $inc and its insert
+            await events.publish("CREATED", _todo(principal, "second"))  # visible first
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(subscriber.next(), events.GAP_GRACE_SECONDS / 2)
+            await events.record("CREATED", _todo(principal, "first"), slow)
+            assert await _titles_of(subscriber, 2) == ["first", "second"]
+
+
+async def test_a_number_never_filled_delays_the_next_by_the_grace_only(
+    services: Services,
+) -> None:
+    principal = await _principal(services)
+    async with services.events.running():
+        with services.events.subscribe(principal) as subscriber:
+            lost = await events.next_seq()  # its publisher died before its insert
+            started = time.monotonic()
+            await events.publish("CREATED", _todo(principal, "after the gap"))
+            assert await _titles_of(subscriber, 1) == ["after the gap"]
+            waited = time.monotonic() - started
+            assert events.GAP_GRACE_SECONDS <= waited < events.GAP_GRACE_SECONDS + 2
+            # Should it turn up after all, it is delivered late rather than lost.
+            await events.record("CREATED", _todo(principal, "late"), lost)
+            assert await _titles_of(subscriber, 1) == ["late"]
+
+
+async def test_a_slow_subscriber_is_ended_and_holds_up_no_one(
+    services: Services,
+) -> None:
+    principal = await _principal(services)
+    hub = EventHub(services.auth.recheck_many, polling=True, capacity=3)
+    async with hub.running():
+        with hub.subscribe(principal) as slow, hub.subscribe(principal) as reader:
+            for i in range(10):  # one at a time, each read at once by the reader
+                await events.publish("CREATED", _todo(principal, f"todo {i}"))
+                assert await _titles_of(reader, 1) == [f"todo {i}"]
+            with pytest.raises(SubscriptionOverflow):
+                await slow.next()

@@ -14,11 +14,14 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import ClientConnection
 
+from graphql_app.database import make_client
+
 from .conftest import Live
 from .factories import GraphQLClient
 from .test_event_delivery import serve_env, serve_process  # noqa: F401  # fixture, helper
 from .test_subscriptions import SUBSCRIBE, _next, _socket
 
+OPS = ("insert", "query", "update", "delete", "getmore", "command")
 CONNECTIONS = 10
 PER_CONNECTION = 100
 
@@ -135,8 +138,21 @@ def _rss_mib(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+async def _database_ops_per_second(url: str, seconds: float = 3) -> float:
+    """Operations the database serves per second (serverStatus), while no request runs."""
+    client = make_client(url)
+    try:
+        before = (await client.admin.command("serverStatus"))["opcounters"]
+        await asyncio.sleep(seconds)
+        after = (await client.admin.command("serverStatus"))["opcounters"]
+    finally:
+        await client.close()
+    return sum(int(after[k]) - int(before[k]) for k in OPS) / seconds
+
+
 async def test_a_thousand_subscriptions_keep_the_server_responsive(
     serve_env: dict[str, str],  # noqa: F811  # the fixture imported above
+    mongodb_url: str,
 ) -> None:
     async with serve_process(serve_env) as (pid, address), _http(address) as api:
         alice = (await api.register("alice"))["accessToken"]
@@ -159,6 +175,7 @@ async def test_a_thousand_subscriptions_keep_the_server_responsive(
             await _start(watcher, "bob")
             await asyncio.sleep(1)  # let the server start watching
             loaded = await _p95(api, alice)
+            ops_per_second = await _database_ops_per_second(mongodb_url)
             healthz = await api.http.get("/healthz")
             assert healthz.status_code == 200
 
@@ -176,7 +193,9 @@ async def test_a_thousand_subscriptions_keep_the_server_responsive(
         print(
             f"\n1,000 subscriptions: me p95 idle {idle * 1000:.1f} ms, loaded {loaded * 1000:.1f}"
             f" ms; event to one subscriber {delivered * 1000:.0f} ms; to all 1,000"
-            f" {fanned_out * 1000:.0f} ms; server RSS {rss_before:.0f} -> {rss_after:.0f} MiB"
+            f" {fanned_out * 1000:.0f} ms; server RSS {rss_before:.0f} -> {rss_after:.0f} MiB;"
+            f" database operations {ops_per_second:.1f}/s"
         )
+        assert ops_per_second < 20  # the poller and one token re-check, not one per subscriber
         assert loaded < 3 * idle, (idle, loaded)
         assert delivered < 2

@@ -125,6 +125,19 @@ async def test_logout_ends_the_stream(live_server: Live) -> None:
             assert (await _next(ws))["type"] == "complete"
 
 
+async def test_logout_all_ends_every_stream(live_server: Live) -> None:
+    async with live_server() as address, _http(address) as client:
+        token = (await client.register("alice"))["accessToken"]
+        async with _socket(address) as one, _socket(address) as two:
+            await _subscribe(one, token)
+            await _subscribe(two, token)
+            assert (await client.execute("mutation { logoutAll }", token=token)).data
+            for ws in (one, two):
+                ended = await _next(ws, wait=3)
+                assert ended["payload"]["errors"][0]["extensions"]["reason"] == "TOKEN_REVOKED"
+                assert (await _next(ws))["type"] == "complete"
+
+
 async def test_expiry_ends_the_stream(live_server: Live) -> None:
     async with live_server(access_token_ttl=2) as address, _http(address) as client:
         token = (await client.register("alice"))["accessToken"]
