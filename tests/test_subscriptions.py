@@ -5,8 +5,10 @@ carried between app instances through MongoDB."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -145,7 +147,15 @@ async def test_expiry_ends_the_stream(live_server: Live) -> None:
             await _subscribe(ws, token)
             ended = await _next(ws, wait=6)
             assert ended["payload"]["errors"][0]["extensions"]["reason"] == "TOKEN_EXPIRED"
+            assert _exp(token) <= time.time() < _exp(token) + 0.5  # at exp, not at a tick after
             assert (await _next(ws))["type"] == "complete"
+
+
+def _exp(token: str) -> int:
+    """The token's `exp` claim, read without verifying (the server did that)."""
+    claims = token.split(".")[1]
+    exp: int = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
+    return exp
 
 
 async def test_events_cross_app_instances(live_server: Live) -> None:
