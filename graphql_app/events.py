@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any
 
 from beanie import PydanticObjectId
+from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
@@ -165,7 +166,11 @@ class EventHub:
         group = self._subscribers.get(raw["owner_id"])
         if not group:
             return
-        event = TodoEvent.model_validate(raw)
+        try:
+            event = TodoEvent.model_validate(raw)
+        except ValidationError:  # e.g. written by an older version during a rolling upgrade
+            log.warning("unreadable todo event %s skipped", raw.get("_id"))
+            return
         for subscriber in list(group):
             subscriber.deliver(event)
 
