@@ -201,6 +201,7 @@ class EventHub:
                 cursor = collection.find(reader.query()).sort("seq", 1).limit(BATCH)
                 for raw in reader.accept(await cursor.to_list(), time.monotonic()):
                     self._dispatch(raw)
+                    await asyncio.sleep(0)  # subscribers drain a burst as it is dispatched
             except PyMongoError:
                 log.warning("polling todo events failed", exc_info=True)
             await asyncio.sleep(POLL_SECONDS)

@@ -99,10 +99,14 @@ async def _titles(ws: ClientConnection, count: int) -> list[str]:
     return titles
 
 
-async def test_two_processes_alternating_every_event_in_order(serve_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("polling", ["true", "false"], ids=["polling", "change-stream"])
+async def test_two_processes_alternating_every_event_in_order(
+    serve_env: dict[str, str], polling: str
+) -> None:
+    env = {**serve_env, "EVENTS_POLLING": polling}
     async with (
-        serve_process(serve_env) as (_, first),
-        serve_process(serve_env) as (_, second),
+        serve_process(env) as (_, first),
+        serve_process(env) as (_, second),
         _clients(first, second) as clients,
     ):
         token = (await clients[0].register("alice"))["accessToken"]
