@@ -128,6 +128,8 @@ class EventHub:
         source = await self._open()
         watch = self._poll(source) if isinstance(source, SequenceReader) else self._follow(source)
         tasks = [asyncio.create_task(watch), asyncio.create_task(self._recheck_all())]
+        for task in tasks:
+            task.add_done_callback(_report_crash)
         try:
             yield
         finally:
@@ -221,6 +223,11 @@ class EventHub:
             for subscriber, verdict in zip(subscribers, verdicts, strict=True):
                 if verdict is not None:
                     subscriber.end(verdict)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("todo event watcher stopped: subscriptions get no events", exc_info=error)
 
 
 async def _reopen(resume_token: Mapping[str, Any] | None) -> ChangeStream:

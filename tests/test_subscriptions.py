@@ -17,8 +17,11 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from graphql_app import users
+from graphql_app.models import Role
+
 from .conftest import Live
-from .factories import GraphQLClient
+from .factories import PASSWORD, GraphQLClient
 
 SUBSCRIBE = "subscription { todoChanged { kind todo { id title done } } }"
 
@@ -138,6 +141,24 @@ async def test_logout_all_ends_every_stream(live_server: Live) -> None:
                 ended = await _next(ws, wait=3)
                 assert ended["payload"]["errors"][0]["extensions"]["reason"] == "TOKEN_REVOKED"
                 assert (await _next(ws))["type"] == "complete"
+
+
+async def test_a_role_change_ends_the_stream(live_server: Live) -> None:
+    async with live_server() as address, _http(address) as client:
+        alice = await client.register("alice")
+        await users.create_user("root", PASSWORD, 4, [Role.ADMIN])
+        root = (await client.login("root")).data["login"]["accessToken"]
+        async with _socket(address) as ws:
+            await _subscribe(ws, alice["accessToken"])
+            granted = await client.execute(
+                "mutation($id: ID!) { setUserRoles(userId: $id, roles: [USER, ADMIN]) { id } }",
+                {"id": alice["user"]["id"]},
+                token=root,
+            )
+            assert granted.errors == []
+            ended = await _next(ws, wait=3)
+            assert ended["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            assert (await _next(ws))["type"] == "complete"
 
 
 async def test_expiry_ends_the_stream(live_server: Live) -> None:
