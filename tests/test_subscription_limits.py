@@ -7,15 +7,22 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import statistics
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
+import uvicorn
+import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
 
+from graphql_app.app import create_app
 from graphql_app.database import make_client
+from graphql_app.events import QUEUE_SIZE
+from graphql_app.settings import Settings
 
 from .conftest import Live
 from .factories import GraphQLClient
@@ -59,6 +66,10 @@ async def _events(ws: ClientConnection, count: int) -> dict[str, str]:
         assert message["type"] == "next", message
         received[message["id"]] = message["payload"]["data"]["todoChanged"]["todo"]["title"]
     return received
+
+
+async def _events_in_order(ws: ClientConnection, count: int) -> list[str]:
+    return [next(iter((await _events(ws, 1)).values())) for _ in range(count)]
 
 
 @contextlib.asynccontextmanager
@@ -208,3 +219,64 @@ async def test_a_thousand_subscriptions_keep_the_server_responsive(
         assert ops_per_second < 20  # the poller and one token re-check, not one per subscriber
         assert loaded < 3 * idle, (idle, loaded)
         assert delivered < 2
+
+
+@contextlib.asynccontextmanager
+async def _server_with_small_send_buffers(settings: Settings) -> AsyncIterator[str]:
+    """A live uvicorn whose sockets buffer little (so a client that stops reading holds up
+    its sends after a few events, not after megabytes) and that sends no keepalive pings
+    (which would close a socket that stops reading)."""
+    listening = socket.socket()
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # inherited when accepted
+    listening.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", ws="websockets-sansio", ws_ping_interval=None
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    while not server.started:  # noqa: ASYNC110  # uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{listening.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        listening.close()
+
+
+async def test_a_client_that_stops_reading_is_ended_and_holds_up_no_one(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    """Each subscription of a socket whose client reads nothing falls behind by more than its
+    queue and is ended with SUBSCRIPTION_OVERFLOW; another socket of the same user gets
+    every event meanwhile."""
+    settings = settings_factory(max_subscriptions_per_user=200)
+    async with _server_with_small_send_buffers(settings) as address, _http(address) as api:
+        token = (await api.register("alice"))["accessToken"]
+        async with (
+            websockets.connect(
+                f"ws://{address}/graphql",
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                max_queue=1,  # the client library stops reading the socket too
+                compression=None,  # else the repeated titles would fit the buffers many times
+                ping_interval=None,  # its pongs would wait behind the unread events
+            ) as stalled,
+            _socket(address) as reader,
+        ):
+            await _init(stalled, token)
+            await _init(reader, token)
+            for i in range(PER_CONNECTION):
+                await _start(stalled, str(i))
+            await _start(reader, "reader")
+            await asyncio.sleep(0.5)  # let the server start watching
+            titles = [f"todo {i:03} " + "x" * 180 for i in range(QUEUE_SIZE + 50)]
+            reading = asyncio.create_task(_events_in_order(reader, len(titles)))
+            for title in titles:
+                await api.create_todo(token, title)
+            assert await reading == titles
+            ended: dict[str, str] = {}
+            while len(ended) < PER_CONNECTION:
+                message = await _next(stalled)
+                if message["type"] == "next" and "errors" in message["payload"]:
+                    ended[message["id"]] = message["payload"]["errors"][0]["extensions"]["code"]
+            assert set(ended.values()) == {"SUBSCRIPTION_OVERFLOW"}
