@@ -60,6 +60,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from .auth.keys import load_keyring
+    from .server import server_options
 
     load_keyring(settings)  # refuse to start on a bad key before binding the port
     if workers > 1 and settings.mongodb_url is None:
@@ -73,10 +74,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
         log_config=logging_config(),
         access_log=False,
+        **server_options(settings),
     )
     return 0
 
@@ -97,7 +97,7 @@ async def _create_user(settings: Settings, username: str, password: str, admin: 
     from .models import Role
 
     async with _database_url(settings) as url:
-        client = make_client(url)
+        client = make_client(url, settings.db_timeout)
         try:
             await init_database(client, settings.mongodb_db)
             roles = [Role.USER, Role.ADMIN] if admin else [Role.USER]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
 
 from starlette.requests import HTTPConnection
+
+USER_AGENT_MAX = 256  # characters of a User-Agent that are recorded
 
 
 def client_address(connection: HTTPConnection, trusted_proxies: list[str]) -> str:
@@ -30,3 +33,18 @@ def _trusted(address: str, trusted: list[str]) -> bool:
     except ValueError:
         return False
     return any(ip in ip_network(entry, strict=False) for entry in trusted)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who is on the other end of a request, as recorded on sessions and security events."""
+
+    address: str
+    user_agent: str | None = None
+
+    @classmethod
+    def of(cls, connection: HTTPConnection, trusted_proxies: list[str]) -> ClientInfo:
+        agent = connection.headers.get("user-agent")
+        return cls(
+            client_address(connection, trusted_proxies), agent[:USER_AGENT_MAX] if agent else None
+        )

@@ -16,6 +16,7 @@ from strawberry.fastapi import BaseContext
 
 from . import users
 from .auth.service import Principal
+from .client_address import ClientInfo
 from .errors import Reason, Unauthenticated
 from .models import User
 from .services import Services
@@ -24,10 +25,10 @@ AuthOutcome = Principal | Unauthenticated
 
 
 class Context(BaseContext):
-    def __init__(self, services: Services, authorization: str | None, address: str) -> None:
+    def __init__(self, services: Services, authorization: str | None, client: ClientInfo) -> None:
         super().__init__()
         self.services = services
-        self.address = address
+        self.client = client
         self.request_id = uuid.uuid4().hex
         self._authorization = authorization
         self._outcome: asyncio.Future[AuthOutcome] | None = None
@@ -72,7 +73,7 @@ class Context(BaseContext):
         except Unauthenticated as failure:
             return failure
         # Todo.owner of the caller's own todos then costs no query.
-        self.user_loader.prime(principal.user.id, principal.user)  # type: ignore[arg-type]
+        self.user_loader.prime(principal.user_id, principal.user)
         return principal
 
 

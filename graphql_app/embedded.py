@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,27 @@ async def running_url(data_dir: Path) -> str | None:
         await client.close()
 
 
+@dataclass(frozen=True)
+class EmbeddedServer:
+    url: str
+    pid: int  # for tests that freeze it (SIGSTOP) to see how the app copes
+
+
 @contextlib.asynccontextmanager
 async def embedded_database(storage: Path | str, data_dir: Path | None) -> AsyncIterator[str]:
     """Start the server, wait until it answers a ping, yield its URL, stop it on exit.
 
     `storage` is a directory, or ":memory:" for a throw-away instance (tests).
     """
+    async with embedded_server(storage, data_dir) as server:
+        yield server.url
+
+
+@contextlib.asynccontextmanager
+async def embedded_server(
+    storage: Path | str, data_dir: Path | None
+) -> AsyncIterator[EmbeddedServer]:
+    """`embedded_database`, yielding the server's process id with its URL."""
     port = _free_port()
     url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
     args = ["--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage)]
@@ -76,7 +92,7 @@ async def embedded_database(storage: Path | str, data_dir: Path | None) -> Async
         if data_dir:
             await asyncio.to_thread((data_dir / ADDRESS_FILE).write_text, url)
         log.info("embedded database listening on 127.0.0.1:%d", port)
-        yield url
+        yield EmbeddedServer(url, process.pid)
     finally:
         if data_dir:
             await asyncio.to_thread((data_dir / ADDRESS_FILE).unlink, missing_ok=True)

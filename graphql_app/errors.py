@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 
 
 class Reason(StrEnum):
-    """Why a request is not authenticated (API.md, `extensions.reason`)."""
+    """Why a request is not authenticated: `extensions.reason` in UNAUTHENTICATED errors."""
 
     MISSING_TOKEN = "MISSING_TOKEN"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     TOKEN_INVALID = "TOKEN_INVALID"
     TOKEN_REVOKED = "TOKEN_REVOKED"
     BAD_CREDENTIALS = "BAD_CREDENTIALS"
+    REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED"
 
 
 class DomainError(Exception):
@@ -37,6 +38,7 @@ class Unauthenticated(DomainError):
         Reason.TOKEN_INVALID: "Invalid token",
         Reason.TOKEN_REVOKED: "Token revoked",
         Reason.BAD_CREDENTIALS: "Invalid username or password",
+        Reason.REAUTHENTICATION_REQUIRED: "This operation needs a recent password proof",
     }
 
     def __init__(self, reason: Reason) -> None:
@@ -46,6 +48,18 @@ class Unauthenticated(DomainError):
     @property
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "reason": self.reason.value}
+
+
+class ReauthenticationRequired(Unauthenticated):
+    """A valid token whose password proof is older than `max_age` seconds."""
+
+    def __init__(self, max_age: int) -> None:
+        super().__init__(Reason.REAUTHENTICATION_REQUIRED)
+        self.max_age = max_age
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "maxAge": self.max_age}
 
 
 class Forbidden(DomainError):
@@ -71,6 +85,20 @@ class RateLimited(DomainError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("Too many failed attempts, try again later")
+        self.retry_after = retry_after
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class ServiceUnavailable(DomainError):
+    """The database did not answer in time (down, frozen, unreachable): retry shortly."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Service temporarily unavailable, try again shortly")
         self.retry_after = retry_after
 
     @property

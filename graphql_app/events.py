@@ -39,6 +39,7 @@ LATE_SECONDS = 60.0
 RECHECK_SECONDS = 1.0
 QUEUE_SIZE = 100  # undelivered events a subscriber may have before it is ended
 CHANGES = [{"$match": {"operationType": "insert"}}]
+AWAIT_SECONDS = 1.0  # a change stream's getMore waits this long for news (DB_TIMEOUT allowing)
 
 Raw = Mapping[str, Any]
 ChangeStream = AsyncChangeStream[dict[str, Any]]
@@ -115,9 +116,13 @@ class Subscriber:
 class EventHub:
     """The process's one watcher and its subscribers, by owner."""
 
-    def __init__(self, recheck: Recheck, polling: bool, capacity: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self, recheck: Recheck, polling: bool, db_timeout: float, capacity: int = QUEUE_SIZE
+    ) -> None:
         self._recheck = recheck
         self._polling = polling
+        # Each getMore must answer within the client's timeoutMS (DB_TIMEOUT), idle or not.
+        self._await_ms = int(min(AWAIT_SECONDS, db_timeout / 2) * 1000)
         self._capacity = capacity
         self._subscribers: dict[PydanticObjectId, set[Subscriber]] = {}
         self._operations: Counter[str] = Counter()
@@ -181,7 +186,8 @@ class EventHub:
         reader of the sequence from its current end."""
         if not self._polling:
             try:
-                return await TodoEvent.get_pymongo_collection().watch(CHANGES)
+                collection = TodoEvent.get_pymongo_collection()
+                return await collection.watch(CHANGES, max_await_time_ms=self._await_ms)
             except OperationFailure:
                 log.info("change streams unavailable: polling todo events")
         return SequenceReader(await last_seq())
@@ -190,11 +196,13 @@ class EventHub:
         while True:
             try:
                 async with stream:
-                    async for change in stream:
-                        self._dispatch(change["fullDocument"])
+                    while True:  # one getMore at a time: each within the client's timeoutMS
+                        change = await stream.try_next()
+                        if change is not None:
+                            self._dispatch(change["fullDocument"])
             except PyMongoError:
                 log.warning("todo event change stream failed: resuming", exc_info=True)
-            stream = await _reopen(stream.resume_token)
+            stream = await self._reopen(stream.resume_token)
 
     async def _poll(self, reader: SequenceReader) -> None:
         collection = TodoEvent.get_pymongo_collection()
@@ -207,6 +215,21 @@ class EventHub:
             except PyMongoError:
                 log.warning("polling todo events failed", exc_info=True)
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _reopen(self, resume_token: Mapping[str, Any] | None) -> ChangeStream:
+        """The change stream again, from where it stopped (from now on if it cannot resume)."""
+        collection = TodoEvent.get_pymongo_collection()
+        while True:
+            await asyncio.sleep(1)
+            try:
+                return await collection.watch(
+                    CHANGES, resume_after=resume_token, max_await_time_ms=self._await_ms
+                )
+            except OperationFailure:
+                log.error("todo event change stream cannot resume: events may have been missed")
+                resume_token = None
+            except PyMongoError:
+                log.warning("todo event change stream unavailable: retrying", exc_info=True)
 
     async def _recheck_all(self) -> None:
         """End the subscriptions whose token was revoked: one query for all of them."""
@@ -228,20 +251,6 @@ class EventHub:
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("todo event watcher stopped: subscriptions get no events", exc_info=error)
-
-
-async def _reopen(resume_token: Mapping[str, Any] | None) -> ChangeStream:
-    """The change stream again, from where it stopped (from now on if it cannot resume)."""
-    collection = TodoEvent.get_pymongo_collection()
-    while True:
-        await asyncio.sleep(1)
-        try:
-            return await collection.watch(CHANGES, resume_after=resume_token)
-        except OperationFailure:
-            log.error("todo event change stream cannot resume: events may have been missed")
-            resume_token = None
-        except PyMongoError:
-            log.warning("todo event change stream unavailable: retrying", exc_info=True)
 
 
 class SequenceReader:

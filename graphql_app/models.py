@@ -10,6 +10,8 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from .owned import OwnedDocument
+
 
 class Role(StrEnum):
     USER = "USER"
@@ -54,20 +56,28 @@ class Session(Document):
     id: str  # type: ignore[assignment]  # the sid, a random string rather than an ObjectId
     user_id: PydanticObjectId
     refresh_jti: str  # the only refresh token of this family that may still be used
+    refresh_iat: int = 0  # its `iat`: with the jti, it re-issues that exact token (refresh grace)
+    # The token it replaced, and when: presented again within REFRESH_REUSE_INTERVAL it is a
+    # concurrent refresh (answered with the current token), not a theft.
+    previous_jti: str | None = None
+    rotated_at: datetime | None = None
+    auth_time: int = 0  # the latest password proof in this session (epoch seconds; 0: none)
     revoked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+    user_agent: str | None = None  # of its latest use
+    address: str | None = None  # of its latest use
 
     class Settings:
         name = "sessions"
         indexes = [
             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
-            IndexModel([("user_id", ASCENDING)], name="by_user"),
+            IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="by_user_newest"),
         ]
 
 
-class Todo(Document):
-    owner_id: PydanticObjectId
+class Todo(OwnedDocument):
     title: str
     done: bool = False
     created_at: datetime = Field(default_factory=utcnow)
@@ -95,7 +105,7 @@ class Todo(Document):
 class LoginFailures(Document):
     """Failed logins of one key (username and address, or address alone) in a window."""
 
-    id: str  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]  # the key (username and address), not an ObjectId
     failures: int = 0
     expires_at: datetime
 
@@ -134,6 +144,27 @@ class EventCounter(Document):
         name = "counters"
 
 
+class SecurityEvent(OwnedDocument):
+    """Something that happened to a user's account, shown to that user (and to admins)."""
+
+    kind: str  # a SecurityEventKind
+    created_at: datetime = Field(default_factory=utcnow)
+    address: str | None = None
+    user_agent: str | None = None
+    session_id: str | None = None
+    expires_at: datetime  # SECURITY_EVENT_TTL after it happened
+
+    class Settings:
+        name = "security_events"
+        indexes = [
+            IndexModel(
+                [("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="owner_newest",
+            ),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+        ]
+
+
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
     Session,
@@ -141,4 +172,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     LoginFailures,
     TodoEvent,
     EventCounter,
+    SecurityEvent,
 ]

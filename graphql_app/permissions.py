@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from .context import Context
+from .errors import ReauthenticationRequired
 from .models import Role
 
 
@@ -43,3 +45,26 @@ class HasRole(BasePermission):
 class IsAdmin(HasRole):
     role = Role.ADMIN
     message = "Admin role required"
+
+
+class RequiresRecentAuth(BasePermission):
+    """A password proof newer than REAUTH_MAX_AGE seconds (`auth_time`), so that a stolen
+    access token alone cannot make the change. Refused with UNAUTHENTICATED, reason
+    REAUTHENTICATION_REQUIRED and `maxAge`: call `reauthenticate`, then retry.
+
+    `RequiresRecentAuth.within(60)` demands a stricter age for one field; a class per age
+    (rather than an argument) keeps the SDL free of permission directives.
+    """
+
+    max_age: ClassVar[int | None] = None  # None: REAUTH_MAX_AGE
+
+    async def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        principal = await info.context.require_principal()
+        max_age = self.max_age or info.context.services.settings.reauth_max_age
+        if time.time() - principal.claims.auth_time > max_age:
+            raise ReauthenticationRequired(max_age)
+        return True
+
+    @classmethod
+    def within(cls, seconds: int) -> type[RequiresRecentAuth]:
+        return type(f"RequiresRecentAuthWithin{seconds}", (cls,), {"max_age": seconds})

@@ -22,4 +22,9 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         codec = TokenCodec(load_keyring(settings), settings.jwt_issuer, settings.jwt_audience)
         auth = AuthService(settings, codec)
-        return cls(settings, codec, auth, EventHub(auth.recheck_many, settings.events_polling))
+        return cls(
+            settings,
+            codec,
+            auth,
+            EventHub(auth.recheck_many, settings.events_polling, settings.db_timeout),
+        )

@@ -1,4 +1,4 @@
-"""Configuration from the environment variables of API.md, validated once at start-up."""
+"""Configuration from the environment (the README's table), validated once at start-up."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "graphql_app"
     data_dir: Path = Path(".data")
+    # Seconds: the budget of one query or mutation (all its database work), and the limit of
+    # any other single database operation (subscriptions, start-up, command line).
+    request_timeout: float = Field(default=10.0, gt=0)
+    db_timeout: float = Field(default=5.0, gt=0)
 
     jwt_secret: SecretStr | None = None
     # Older HS256 secrets, comma-separated: they still verify, never sign (key rotation).
@@ -40,6 +44,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    refresh_reuse_interval: int = Field(default=10, ge=0)
+    reauth_max_age: int = Field(default=300, ge=1)
+    security_event_ttl: int = Field(default=7_776_000, ge=60)
 
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -52,6 +59,13 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    # Seconds a client may take to send a request head / a whole body, and may stay idle
+    # between requests; sockets open at once per worker (see graphql_app/server.py).
+    http_header_timeout: float = Field(default=10, gt=0)
+    http_body_timeout: float = Field(default=30, gt=0)
+    http_keepalive_timeout: float = Field(default=5, gt=0)
+    max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
     # Poll the event sequence even where MongoDB offers change streams.

@@ -1,48 +1,35 @@
-"""Todos: every operation is scoped to its owner, so another user's todo is NOT_FOUND."""
+"""Todos: every operation goes through the owner-scoped layer, so another user's todo is
+NOT_FOUND."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from beanie import PydanticObjectId
-from bson import ObjectId
-from bson.errors import InvalidId
-from pymongo import ReturnDocument
 
 from . import events, validation
-from .errors import NotFound
 from .models import Todo, utcnow
-from .pagination import NEWEST_FIRST, Page, after_filter, check_first, encode_cursor
+from .owned import Owned
+from .pagination import Page
+
+store = Owned(Todo, not_found="Todo not found")
 
 
-def _own(owner_id: PydanticObjectId, todo_id: str) -> dict[str, Any]:
-    try:
-        oid = ObjectId(todo_id)
-    except (InvalidId, TypeError):
-        raise NotFound("Todo not found") from None
-    return {"_id": oid, "owner_id": owner_id}
-
-
-def _scope(owner_id: PydanticObjectId, done: bool | None) -> dict[str, Any]:
-    query: dict[str, Any] = {"owner_id": owner_id}
-    if done is not None:
-        query["done"] = done
-    return query
+def _where(done: bool | None) -> dict[str, Any]:
+    return {} if done is None else {"done": done}
 
 
 async def create(owner_id: PydanticObjectId, title: str) -> Todo:
     now = utcnow()  # one instant: a new todo's createdAt equals its updatedAt
-    todo = Todo(owner_id=owner_id, title=validation.title(title), created_at=now, updated_at=now)
-    await todo.insert()
+    todo = await store.create(
+        owner_id, title=validation.title(title), created_at=now, updated_at=now
+    )
     await events.publish("CREATED", todo)
     return todo
 
 
 async def get(owner_id: PydanticObjectId, todo_id: str) -> Todo:
-    todo = await Todo.find_one(_own(owner_id, todo_id))
-    if todo is None:
-        raise NotFound("Todo not found")
-    return todo
+    return await store.get(owner_id, todo_id)
 
 
 async def update(
@@ -53,36 +40,22 @@ async def update(
         changes["title"] = validation.title(title)
     if done is not None:
         changes["done"] = done
-    raw = await Todo.get_pymongo_collection().find_one_and_update(
-        _own(owner_id, todo_id), {"$set": changes}, return_document=ReturnDocument.AFTER
-    )
-    if raw is None:
-        raise NotFound("Todo not found")
-    todo = cast(Todo, Todo.model_validate(raw))
+    todo = await store.update(owner_id, todo_id, changes)
     await events.publish("UPDATED", todo)
     return todo
 
 
 async def delete(owner_id: PydanticObjectId, todo_id: str) -> bool:
-    raw = await Todo.get_pymongo_collection().find_one_and_delete(_own(owner_id, todo_id))
-    if raw is None:
-        raise NotFound("Todo not found")
-    await events.publish("DELETED", cast(Todo, Todo.model_validate(raw)))
+    todo = await store.delete(owner_id, todo_id)
+    await events.publish("DELETED", todo)
     return True
 
 
 async def page(
     owner_id: PydanticObjectId, first: int | None, after: str | None, done: bool | None
 ) -> Page[dict[str, Any]]:
-    """A page of raw documents: they were validated when written, and skipping a model per
-    document keeps a page of 100 cheap."""
-    limit = check_first(first)
-    query = {**_scope(owner_id, done), **after_filter(after)}
-    cursor = Todo.get_pymongo_collection().find(query).sort(NEWEST_FIRST).limit(limit + 1)
-    docs = await cursor.to_list(limit + 1)
-    items = [(encode_cursor(doc["created_at"], doc["_id"]), doc) for doc in docs[:limit]]
-    return Page(items, has_next_page=len(docs) > limit)
+    return await store.page(owner_id, first, after, _where(done))
 
 
 async def count(owner_id: PydanticObjectId, done: bool | None) -> int:
-    return await Todo.get_pymongo_collection().count_documents(_scope(owner_id, done))
+    return await store.count(owner_id, _where(done))

@@ -1,4 +1,5 @@
-"""The input rules of API.md, shared by the resolvers and the CLI."""
+"""The input rules of the contract (usernames, passwords, titles), shared by the resolvers
+and the CLI."""
 
 from __future__ import annotations
 

@@ -19,11 +19,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 
 from graphql_app.app import create_app
 from graphql_app.database import make_client
 from graphql_app.embedded import embedded_database
 from graphql_app.models import DOCUMENT_MODELS
+from graphql_app.server import server_options
 from graphql_app.settings import Settings
 
 from .factories import JWT, PASSWORD, GraphQLClient
@@ -125,12 +127,14 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
     @contextlib.asynccontextmanager
     async def run(**overrides: Any) -> AsyncIterator[str]:
         port = free_port()
+        settings = settings_factory(**overrides)
         config = uvicorn.Config(
-            create_app(settings_factory(**overrides)),
+            create_app(settings),
             port=port,
             log_level="warning",
             lifespan="on",
             ws="websockets-sansio",
+            **server_options(settings),
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
@@ -143,6 +147,14 @@ def live_server(settings_factory: Callable[..., Settings]) -> Live:
             await task
 
     return run
+
+
+@pytest.fixture
+async def mongo(mongodb_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """A driver of its own on the test database's server (to look behind the API)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    yield client
+    await client.close()
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ from typing import Any
 
 import httpx
 
+from graphql_app import users
+from graphql_app.models import Role
+
 AUTH_FIELDS = "accessToken refreshToken tokenType expiresIn user { id username roles createdAt }"
 PASSWORD = "correct horse battery"
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
@@ -107,3 +110,12 @@ class GraphQLClient:
         assert result.errors == [], result.errors
         todo: dict[str, Any] = result.data["createTodo"]
         return todo
+
+
+async def make_admin(client: GraphQLClient, name: str = "root") -> str:
+    """An admin created the way `graphql-app create-user --admin` does; returns its token."""
+    await users.create_user(name, PASSWORD, 4, [Role.ADMIN])
+    result = await client.login(name)
+    assert result.errors == []
+    token: str = result.data["login"]["accessToken"]
+    return token

@@ -191,6 +191,7 @@ async def test_serve_embedded_create_user_restart_and_sigterm(tmp_path: Path) ->
     # Restart on the same DATA_DIR: the users, the session and the signing key survived.
     async with _serve(env) as (_, base), httpx.AsyncClient(base_url=base) as http:
         client = GraphQLClient(http)
+        assert "server" not in (await http.get("/healthz")).headers  # names no software
         assert (await client.me(session["accessToken"])).data["me"]["username"] == "alice"
         assert (await client.refresh(session["refreshToken"])).errors == []
         assert (await client.execute(LOGIN, {"u": "BOB", "p": PASSWORD})).errors == []

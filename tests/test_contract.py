@@ -93,7 +93,19 @@ async def test_documented_operations_run_end_to_end(client: GraphQLClient) -> No
     assert (await _op(client, "Todo", {"id": todo_id}, token))["todo"]["done"] is True  # type: ignore[index]
     assert (await _op(client, "DeleteTodo", {"id": todo_id}, token))["deleteTodo"] is True
 
-    refreshed = (await _op(client, "Refresh", {"refreshToken": session["refreshToken"]}))[  # type: ignore[index]
+    listed = (await _op(client, "Sessions", {}, token))["sessions"]
+    assert [s["current"] for s in listed] == [True, False]  # type: ignore[attr-defined, index]
+    proof = await _op(client, "Reauthenticate", {"password": PASSWORD}, token)
+    token = proof["reauthenticate"]["accessToken"]  # type: ignore[index]
+    events = (await _op(client, "SecurityEvents", {"first": 5}, token))["securityEvents"]
+    kinds = [e["node"]["kind"] for e in events["edges"]]  # type: ignore[index]
+    assert kinds == ["REAUTHENTICATED", "LOGIN_SUCCEEDED", "REGISTERED"]
+    other = listed[1]["id"]  # type: ignore[index]
+    assert (await _op(client, "RevokeSession", {"id": other}, token))["revokeSession"] is True
+
+    refreshed = (
+        await _op(client, "Refresh", {"refreshToken": proof["reauthenticate"]["refreshToken"]})
+    )[  # type: ignore[index]
         "refresh"
     ]
     assert refreshed["accessToken"] != token  # type: ignore[index]

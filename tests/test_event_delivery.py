@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection
 
 from graphql_app import events
 from graphql_app.auth.service import Principal
+from graphql_app.client_address import ClientInfo
 from graphql_app.database import init_database, make_client
 from graphql_app.embedded import stop_process
 from graphql_app.errors import SubscriptionOverflow
@@ -27,7 +28,7 @@ from graphql_app.models import Todo
 from graphql_app.services import Services
 from graphql_app.settings import Settings
 
-from .conftest import TEST_SECRET, free_port
+from .conftest import TEST_SECRET, Live, free_port
 from .factories import PASSWORD, GraphQLClient
 from .test_subscriptions import _next, _socket, _subscribe
 
@@ -152,7 +153,7 @@ async def services(settings_factory: Callable[..., Settings]) -> AsyncIterator[S
 
 
 async def _principal(services: Services) -> Principal:
-    session = await services.auth.register("alice", PASSWORD)
+    session = await services.auth.register("alice", PASSWORD, ClientInfo("203.0.113.7"))
     return await services.auth.authenticate(session.access_token)
 
 
@@ -197,7 +198,7 @@ async def test_a_slow_subscriber_is_ended_and_holds_up_no_one(
     services: Services,
 ) -> None:
     principal = await _principal(services)
-    hub = EventHub(services.auth.recheck_many, polling=True, capacity=3)
+    hub = EventHub(services.auth.recheck_many, polling=True, db_timeout=5, capacity=3)
     async with hub.running():
         with hub.subscribe(principal) as slow, hub.subscribe(principal) as reader:
             for i in range(10):  # one at a time, each read at once by the reader
@@ -205,3 +206,20 @@ async def test_a_slow_subscriber_is_ended_and_holds_up_no_one(
                 assert await _titles_of(reader, 1) == [f"todo {i}"]
             with pytest.raises(SubscriptionOverflow):
                 await slow.next()
+
+
+async def test_an_idle_change_stream_outlasts_the_database_timeout(
+    live_server: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each getMore of the watcher answers within DB_TIMEOUT, so a quiet stream neither
+    fails nor falls back on a one-second reopen."""
+    async with live_server(db_timeout=1) as address, _clients(address) as [api]:
+        token = (await api.register("alice"))["accessToken"]
+        async with _socket(address) as ws:
+            await _subscribe(ws, token)
+            await asyncio.sleep(3)  # three DB_TIMEOUTs without an event
+            started = time.monotonic()
+            await api.create_todo(token, "after a quiet spell")
+            assert await _titles(ws, 1) == ["after a quiet spell"]
+            assert time.monotonic() - started < 0.5
+    assert not [r for r in caplog.records if r.name == "graphql_app.events"]

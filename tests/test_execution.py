@@ -40,7 +40,7 @@ class Query:
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     fast = strawberry.Schema(Query, execution_context_class=PlainScalarExecutor)
-    mark_plain_scalars(fast._schema)
+    mark_plain_scalars(fast)
     return fast, strawberry.Schema(Query)
 
 
@@ -97,3 +97,20 @@ async def test_bad_stored_values_fail_as_in_graphql_core(bad: dict[str, Any], me
     assert message in result.errors[0].message
     assert result.errors[0].path == ["items", 1, next(iter(bad))]
     assert result.data == expected.data
+
+
+class _NoNote:
+    """A source object lacking the nullable `note` attribute (a stale or wrong object)."""
+
+    name, count, when = "x", 1, WHEN
+
+
+async def test_missing_attribute_fails_as_in_graphql_core() -> None:
+    ROWS[:] = [_item(), _NoNote()]
+    fast, reference = _schemas()
+    query = "{ items { name note } }"
+    result, expected = await fast.execute(query), await reference.execute(query)
+    assert expected.errors is not None
+    assert result.errors is not None, "a missing attribute became null"
+    assert [e.formatted for e in result.errors] == [e.formatted for e in expected.errors]
+    assert result.errors[0].path == ["items", 1, "note"]

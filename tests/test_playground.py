@@ -1,6 +1,7 @@
 """GraphiQL served by the service itself: every file local, a strict Content-Security-Policy,
 off in production unless asked for; and a real browser (Debian's Chromium driven by
-playwright-core) logging in, putting the token in the Headers pane and running `me`."""
+playwright-core) logging in, putting the token in the Headers pane and running `me`, then
+subscribing to `todoChanged` over the page's WebSocket."""
 
 from __future__ import annotations
 
@@ -44,11 +45,34 @@ async def test_the_page_and_its_files_are_served_locally(client: GraphQLClient) 
         }
     init = (await client.http.get("/static/graphiql/init.js")).text
     # Our own files name no other host (the browser check also watches every request).
-    assert "http" not in init
+    assert not re.search(r"[a-z]+://", init)
     assert "//" not in page.text.replace("<!doctype html>", "")
     assert "mutation Login" in init
     assert "query Me" in init
     assert "isHeadersEditorEnabled: true" in init
+    assert "subscriptionUrl: socket.href" in init
+    assert "subscription TodoChanged" in init
+
+
+async def test_the_csp_lets_the_page_open_a_websocket_to_its_own_host(
+    client: GraphQLClient,
+) -> None:
+    page = await client.http.get("/graphql", headers=HTML)
+    csp = page.headers["content-security-policy"]
+    assert "connect-src 'self' ws://testserver wss://testserver;" in csp
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example; script-src *", "a b", "[::1]:8000", "x/y", "x:80:80", ""]
+)
+async def test_a_host_that_is_no_plain_host_name_is_left_out_of_the_csp(
+    client: GraphQLClient, host: str
+) -> None:
+    page = await client.http.get("/graphql", headers={**HTML, "Host": host})
+    csp = page.headers["content-security-policy"]
+    assert "connect-src 'self';" in csp
+    assert "ws:" not in csp
+    assert csp.count("script-src") == 1
 
 
 @pytest.mark.parametrize(("graphiql", "status"), [(None, 404), (True, 200)])
@@ -80,5 +104,7 @@ async def test_graphiql_in_a_real_browser(live_server: Live, tmp_path: Path) -> 
         )
     assert code == 0, output
     assert '"username":"gina"' in output
+    assert 'subscription in GraphiQL received {"kind":"CREATED"' in output
+    assert "the CSP refused a WebSocket to ws://localhost:" in output
     assert screenshot.stat().st_size > 10_000
     print(f"GraphiQL screenshot: {screenshot}")

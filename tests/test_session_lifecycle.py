@@ -1,4 +1,4 @@
-"""The session lifecycle of API.md "Tokens": rotation, reuse detection that revokes the whole
+"""The session lifecycle of the token rules: rotation, reuse detection that revokes the whole
 family, atomic refresh, logout (idempotent), logoutAll, changePassword, expiry, every
 password character counting, and the refresh cookie with a JSON-only POST."""
 
@@ -83,7 +83,12 @@ async def test_refresh_rotates_and_the_old_refresh_token_stops_working(
     assert (await client.refresh(second["refreshToken"])).errors == []
 
 
-async def test_reusing_a_refresh_token_revokes_the_whole_family(client: GraphQLClient) -> None:
+async def test_reusing_a_refresh_token_revokes_the_whole_family(run_app: AppRunner) -> None:
+    async with run_app(refresh_reuse_interval=0) as client:
+        await _reuse_revokes_the_family(client)
+
+
+async def _reuse_revokes_the_family(client: GraphQLClient) -> None:
     victim = await client.register("alice")
     other_session = await _login(client)
     rotated = (await client.refresh(victim["refreshToken"])).data["refresh"]
@@ -98,9 +103,14 @@ async def test_reusing_a_refresh_token_revokes_the_whole_family(client: GraphQLC
     assert (await client.refresh(other_session["refreshToken"])).errors == []
 
 
-async def test_concurrent_refreshes_with_one_token_have_exactly_one_winner(
-    client: GraphQLClient,
+async def test_without_grace_concurrent_refreshes_have_exactly_one_winner(
+    run_app: AppRunner,
 ) -> None:
+    async with run_app(refresh_reuse_interval=0) as client:
+        await _exactly_one_winner(client)
+
+
+async def _exactly_one_winner(client: GraphQLClient) -> None:
     token = (await client.register("alice"))["refreshToken"]
     for _ in range(3):
         results = await asyncio.gather(*(client.refresh(token) for _ in range(6)))

@@ -1,4 +1,4 @@
-"""HTTP transport rules of API.md: requests that never reach GraphQL get a JSON 4xx body
+"""HTTP transport rules of the contract: requests that never reach GraphQL get a JSON 4xx body
 with a code, oversized bodies 413 without being read whole, GET for queries only, batching
 off by default, production mode (no playground, no introspection, masked failures), health,
 and CORS only for listed origins. After every refusal the server keeps serving."""

@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any, NamedTuple
 
+import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
-    GraphQLSchema,
     get_nullable_type,
 )
 from graphql.pyutils import Path, Undefined
@@ -29,6 +29,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 PLAIN = "graphql_app.plain_attribute"  # key in GraphQLField.extensions: a Plain
+MISSING = object()  # an attribute the source lacks: graphql-core's path reports the error
 
 
 class Plain(NamedTuple):
@@ -37,9 +38,16 @@ class Plain(NamedTuple):
     non_null: bool
 
 
-def mark_plain_scalars(schema: GraphQLSchema) -> None:
-    """Mark every scalar or enum field that Strawberry resolves with a bare attribute read."""
-    for graphql_type in schema.type_map.values():
+def mark_plain_scalars(schema: strawberry.Schema) -> None:
+    """Mark every scalar or enum field that Strawberry resolves with a bare attribute read.
+
+    Recognised by Strawberry's public description of such a field (`is_basic_field`: no
+    resolver, no field extension or permission), on a schema whose default resolver is
+    `getattr` and that has no exception handlers (which would wrap every field).
+    """
+    if schema.config.default_resolver is not getattr or schema.exception_handlers:
+        return
+    for graphql_type in schema._schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType):
             continue
         for field in graphql_type.fields.values():
@@ -48,7 +56,6 @@ def mark_plain_scalars(schema: GraphQLSchema) -> None:
             if (
                 isinstance(definition, StrawberryField)
                 and definition.is_basic_field
-                and getattr(field.resolve, "__name__", None) == "_get_basic_result"
                 and not field.args
                 and isinstance(leaf, GraphQLScalarType | GraphQLEnumType)
             ):
@@ -70,10 +77,10 @@ class PlainScalarExecutor(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
             plain: Plain | None = field_def.extensions.get(PLAIN) if field_def else None
             if plain is not None:
-                value = getattr(source, plain.attribute, None)
+                value = getattr(source, plain.attribute, MISSING)
                 if value is None and not plain.non_null:
                     return None
-                if value is not None:
+                if value is not None and value is not MISSING:
                     with contextlib.suppress(Exception):  # graphql-core's path reports it
                         coerced = plain.leaf.coerce_output_value(value)
                         if coerced is not None and coerced is not Undefined:

@@ -10,10 +10,10 @@ from starlette.responses import Response
 from strawberry import UNSET
 from strawberry.types import Info
 
-from .. import cookies, todos, users
+from .. import cookies, todos
 from ..auth.service import AuthResult
 from ..context import Context
-from ..permissions import AllowAny, IsAdmin, IsAuthenticated
+from ..permissions import AllowAny, IsAdmin, IsAuthenticated, RequiresRecentAuth
 from .inputs import CreateTodoInput, RegisterInput, UpdateTodoInput
 from .types import AuthPayload, Role, Todo, User
 
@@ -38,12 +38,13 @@ class Mutation:
     @strawberry.mutation(permission_classes=[AllowAny])
     async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
         auth = info.context.services.auth
-        return _payload(info, await auth.register(input.username, input.password))
+        result = await auth.register(input.username, input.password, info.context.client)
+        return _payload(info, result)
 
     @strawberry.mutation(permission_classes=[AllowAny])
     async def login(self, info: Info[Context, None], username: str, password: str) -> AuthPayload:
         auth = info.context.services.auth
-        return _payload(info, await auth.login(username, password, info.context.address))
+        return _payload(info, await auth.login(username, password, info.context.client))
 
     @strawberry.mutation(permission_classes=[AllowAny])
     async def refresh(
@@ -51,7 +52,7 @@ class Mutation:
     ) -> AuthPayload:
         settings = info.context.services.settings
         token = refresh_token or cookies.read(_connection(info), settings)
-        return _payload(info, await info.context.services.auth.refresh(token))
+        return _payload(info, await info.context.services.auth.refresh(token, info.context.client))
 
     @strawberry.mutation(permission_classes=[AllowAny])
     async def logout(self, info: Info[Context, None], refresh_token: str | None = UNSET) -> bool:
@@ -59,14 +60,14 @@ class Mutation:
         settings = info.context.services.settings
         token = refresh_token or cookies.read(_connection(info), settings)
         caller = await info.context.principal()
-        done = await info.context.services.auth.logout(token, caller)
+        done = await info.context.services.auth.logout(token, caller, info.context.client)
         cookies.clear(_response(info), settings)
         return done
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def logout_all(self, info: Info[Context, None]) -> bool:
         principal = await info.context.require_principal()
-        return await info.context.services.auth.logout_all(principal.user)
+        return await info.context.services.auth.logout_all(principal, info.context.client)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def change_password(
@@ -74,7 +75,9 @@ class Mutation:
     ) -> AuthPayload:
         principal = await info.context.require_principal()
         auth = info.context.services.auth
-        result = await auth.change_password(principal.user, current_password, new_password)
+        result = await auth.change_password(
+            principal, current_password, new_password, info.context.client
+        )
         return _payload(info, result)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -97,6 +100,27 @@ class Mutation:
         owner_id = (await info.context.require_principal()).user_id
         return await todos.delete(owner_id, id)
 
+    @strawberry.mutation(permission_classes=[IsAdmin, RequiresRecentAuth])
+    async def set_user_roles(
+        self, info: Info[Context, None], user_id: strawberry.ID, roles: list[Role]
+    ) -> User:
+        auth = info.context.services.auth
+        return User.from_model(await auth.set_roles(user_id, roles, info.context.client))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def revoke_session(self, info: Info[Context, None], id: strawberry.ID) -> bool:
+        """Ends one of the caller's sessions (its access tokens on their next request)."""
+        principal = await info.context.require_principal()
+        return await info.context.services.auth.revoke_session(principal, id, info.context.client)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def reauthenticate(self, info: Info[Context, None], password: str) -> AuthPayload:
+        """Proves the password again: a fresh pair in the same session, a new auth_time."""
+        principal = await info.context.require_principal()
+        auth = info.context.services.auth
+        return _payload(info, await auth.reauthenticate(principal, password, info.context.client))
+
     @strawberry.mutation(permission_classes=[IsAdmin])
-    async def set_user_roles(self, user_id: strawberry.ID, roles: list[Role]) -> User:
-        return User.from_model(await users.set_roles(user_id, roles))
+    async def unlock_user(self, info: Info[Context, None], username: str) -> bool:
+        """Clears the username's failed-login lockout."""
+        return await info.context.services.auth.unlock(username, info.context.client)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..settings import Settings
 from .execution import PlainScalarExecutor, mark_plain_scalars
+from .input_errors import specified_rules
 from .mutations import Mutation
 from .operation import Operation
 from .queries import Query
@@ -45,9 +46,16 @@ def build_schema(settings: Settings | None = None) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[Operation.factory(settings.max_query_tokens, tuple(rules))],
+        extensions=[
+            Operation.factory(
+                settings.max_query_tokens,
+                tuple(rules),
+                budget=settings.request_timeout,
+                hide_suggestions=not settings.introspection_enabled,
+            )
+        ],
         config=config,
         execution_context_class=PlainScalarExecutor,
     )
-    mark_plain_scalars(schema._schema)
+    mark_plain_scalars(schema)
     return schema

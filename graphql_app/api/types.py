@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from beanie import PydanticObjectId
 from strawberry.types import Info
 
-from .. import models, todos, users
+from .. import models
 from ..auth.service import AuthResult
 from ..context import Context
 from ..errors import NotFound
 from ..pagination import Page
+from ..security_events import Kind
 
 Role = models.Role
 strawberry.enum(Role, name="Role")
@@ -83,51 +85,83 @@ def page_info(page: Page[T]) -> PageInfo:
     return PageInfo(has_next_page=page.has_next_page, end_cursor=end)
 
 
+N = TypeVar("N")
+
+
 @strawberry.type
-class TodoEdge:
+class Edge(Generic[N]):
     cursor: str
-    node: Todo
+    node: N
 
 
 @strawberry.type
-class TodoConnection:
-    edges: list[TodoEdge]
+class Connection(Generic[N]):
+    """A page of any type: `Connection[Todo]` is the schema's `TodoConnection`."""
+
+    edges: list[Edge[N]]
     page_info: PageInfo
-    owner_id: strawberry.Private[PydanticObjectId]
-    done: strawberry.Private[bool | None]
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field
     async def total_count(self) -> int:
         """Counted only when asked for: the filter's matches, not the page's size."""
-        return await todos.count(self.owner_id, self.done)
-
-    @classmethod
-    def from_page(
-        cls, page: Page[dict[str, Any]], owner_id: PydanticObjectId, done: bool | None
-    ) -> TodoConnection:
-        edges = [TodoEdge(cursor=c, node=Todo.from_document(d)) for c, d in page.items]
-        return cls(edges=edges, page_info=page_info(page), owner_id=owner_id, done=done)
+        return await self.counter()
 
 
-@strawberry.type
-class UserEdge:
-    cursor: str
-    node: User
+def connection(
+    page: Page[T], node: Callable[[T], N], count: Callable[[], Awaitable[int]]
+) -> Connection[N]:
+    """`page`'s items as edges of `node(item)`; `count` runs only if totalCount is asked."""
+    edges = [Edge(cursor=cursor, node=node(item)) for cursor, item in page.items]
+    return Connection(edges=edges, page_info=page_info(page), counter=count)
 
 
 @strawberry.type
-class UserConnection:
-    edges: list[UserEdge]
-    page_info: PageInfo
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await users.count()
+class Session:
+    id: strawberry.ID
+    current: bool
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    address: str | None
 
     @classmethod
-    def from_page(cls, page: Page[models.User]) -> UserConnection:
-        edges = [UserEdge(cursor=c, node=User.from_model(u)) for c, u in page.items]
-        return cls(edges=edges, page_info=page_info(page))
+    def from_document(cls, doc: dict[str, Any], current_sid: str) -> Session:
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            current=doc["_id"] == current_sid,
+            created_at=doc["created_at"],
+            last_used_at=doc["last_used_at"],
+            expires_at=doc["expires_at"],
+            user_agent=doc.get("user_agent"),
+            address=doc.get("address"),
+        )
+
+
+strawberry.enum(Kind, name="SecurityEventKind")
+
+
+@strawberry.type
+class SecurityEvent:
+    id: strawberry.ID
+    kind: Kind
+    at: datetime
+    address: str | None
+    user_agent: str | None
+    session_id: strawberry.ID | None
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> SecurityEvent:
+        sid = doc.get("session_id")
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            kind=Kind(doc["kind"]),
+            at=doc["created_at"],
+            address=doc.get("address"),
+            user_agent=doc.get("user_agent"),
+            session_id=strawberry.ID(sid) if sid else None,
+        )
 
 
 @strawberry.type

@@ -1,8 +1,10 @@
-"""The token lifecycle: register, login, refresh, logout, logoutAll, changePassword, and the
-authentication of a request. Knows nothing of GraphQL or HTTP."""
+"""The token lifecycle: register, login, refresh, reauthenticate, logout, logoutAll,
+changePassword, sessions, and the authentication of a request. Each step that changes an
+account records a security event. Knows nothing of GraphQL or HTTP."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -13,11 +15,14 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from .. import users, validation
-from ..errors import BadUserInput, DomainError, Forbidden, Reason, Unauthenticated
-from ..models import User
+from ..client_address import ClientInfo
+from ..errors import BadUserInput, DomainError, Forbidden, NotFound, Reason, Unauthenticated
+from ..models import Role, User
+from ..security_events import Kind, SecurityLog
 from ..settings import Settings
 from . import sessions
 from .passwords import burn_verification, hash_password, verify_password
+from .sessions import Current
 from .throttle import LoginThrottle
 from .tokens import Claims, TokenCodec, TokenType
 
@@ -28,6 +33,7 @@ class AuthResult:
     access_token: str
     refresh_token: str
     expires_in: int
+    sid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,40 +57,72 @@ class AuthService:
             settings.login_max_failures_per_address,
             settings.login_window_seconds,
         )
+        self.events = SecurityLog(settings.security_event_ttl)
 
-    async def register(self, username: str, password: str) -> AuthResult:
+    async def register(self, username: str, password: str, client: ClientInfo) -> AuthResult:
         user = await users.create_user(username, password, self.settings.bcrypt_rounds)
-        return await self._start_session(user)
+        result = await self._start_session(user, client)
+        await self.events.record(_user_id(user), Kind.REGISTERED, client, result.sid)
+        return result
 
-    async def login(self, username: str, password: str, address: str) -> AuthResult:
-        await self.throttle.check(username, address)
+    async def login(self, username: str, password: str, client: ClientInfo) -> AuthResult:
+        await self.throttle.check(username, client.address)
         user = await users.get_by_username(username)
         if user is None:
             await burn_verification(password, self.settings.bcrypt_rounds)
-            ok = False
-        else:
-            ok = await verify_password(password, user.password_hash)
-        if not ok or user is None:
-            await self.throttle.record_failure(username, address)
-            raise Unauthenticated(Reason.BAD_CREDENTIALS)
-        await self.throttle.clear(username, address)
-        return await self._start_session(user)
+        elif await verify_password(password, user.password_hash):
+            await self.throttle.clear(username, client.address)
+            result = await self._start_session(user, client)
+            await self.events.record(_user_id(user), Kind.LOGIN_SUCCEEDED, client, result.sid)
+            return result
+        await self._failed_proof(username, user, client)
+        raise Unauthenticated(Reason.BAD_CREDENTIALS)
 
-    async def refresh(self, refresh_token: str | None) -> AuthResult:
+    async def refresh(self, refresh_token: str | None, client: ClientInfo) -> AuthResult:
         if not refresh_token:
             raise Unauthenticated(Reason.MISSING_TOKEN)
         claims = self.codec.verify(refresh_token, TokenType.REFRESH)
-        user = await User.get(_object_id(claims.sub))
-        if user is None:
-            raise Unauthenticated(Reason.TOKEN_INVALID)
-        if user.token_version != claims.tv:
-            raise Unauthenticated(Reason.TOKEN_REVOKED)
-        jti = await sessions.rotate(
-            claims.sid, _user_id(user), claims.jti, self._refresh_ttl, self._access_ttl
+        user = await self._load(claims)
+        current = await sessions.rotate(
+            claims.sid,
+            _user_id(user),
+            claims.jti,
+            client,
+            refresh_ttl=self.settings.refresh_token_ttl,
+            grace=self.settings.refresh_reuse_interval,
         )
-        return self._issue(user, claims.sid, jti)
+        if current is None:  # an already used refresh token: theft, the session ends
+            if await sessions.revoke(claims.sid, _user_id(user), self.settings.access_token_ttl):
+                await self.events.record(
+                    _user_id(user), Kind.REFRESH_REUSE_DETECTED, client, claims.sid
+                )
+            raise Unauthenticated(Reason.TOKEN_REVOKED)
+        return self._issue(user, current)
 
-    async def logout(self, refresh_token: str | None, caller: Principal | None) -> bool:
+    async def reauthenticate(
+        self, principal: Principal, password: str, client: ClientInfo
+    ) -> AuthResult:
+        """Prove the password again: a fresh pair in the same session, with a new auth_time.
+        A wrong password is throttled like a failed login and leaves the session as it is."""
+        user = principal.user
+        await self.throttle.check(user.username, client.address)
+        if not await verify_password(password, user.password_hash):
+            await self._failed_proof(user.username, user, client)
+            raise BadUserInput("Password is incorrect")
+        await self.throttle.clear(user.username, client.address)
+        current = await sessions.renew(
+            principal.claims.sid,
+            principal.user_id,
+            client,
+            refresh_ttl=self.settings.refresh_token_ttl,
+            auth_time=int(time.time()),
+        )
+        await self.events.record(principal.user_id, Kind.REAUTHENTICATED, client, current.sid)
+        return self._issue(user, current)
+
+    async def logout(
+        self, refresh_token: str | None, caller: Principal | None, client: ClientInfo
+    ) -> bool:
         """End the session of the refresh token (and of the caller's access token).
 
         Idempotent: an expired, revoked or unknown-but-validly-signed token still answers True.
@@ -96,24 +134,56 @@ class AuthService:
         if not ended:
             raise Unauthenticated(Reason.MISSING_TOKEN)
         for sid, sub in ended:
-            await sessions.revoke(sid, _object_id(sub), self._access_ttl)
+            user_id = _object_id(sub)
+            if await sessions.revoke(sid, user_id, self.settings.access_token_ttl):
+                await self.events.record(user_id, Kind.LOGGED_OUT, client, sid)
         return True
 
-    async def logout_all(self, user: User) -> bool:
-        await self._revoke_everything(user, {})
+    async def logout_all(self, principal: Principal, client: ClientInfo) -> bool:
+        await self._revoke_everything(principal.user, {})
+        sid = principal.claims.sid
+        await self.events.record(principal.user_id, Kind.LOGGED_OUT_EVERYWHERE, client, sid)
         return True
 
-    async def change_password(self, user: User, current: str, new: str) -> AuthResult:
+    async def change_password(
+        self, principal: Principal, current: str, new: str, client: ClientInfo
+    ) -> AuthResult:
         validation.password(new)
-        if not await verify_password(current, user.password_hash):
+        if not await verify_password(current, principal.user.password_hash):
             raise BadUserInput("Current password is incorrect")
         hashed = await hash_password(new, self.settings.bcrypt_rounds)
-        updated = await self._revoke_everything(user, {"password_hash": hashed})
-        return await self._start_session(updated)
+        updated = await self._revoke_everything(principal.user, {"password_hash": hashed})
+        result = await self._start_session(updated, client)
+        await self.events.record(principal.user_id, Kind.PASSWORD_CHANGED, client, result.sid)
+        return result
+
+    async def active_sessions(self, principal: Principal) -> list[dict[str, Any]]:
+        return await sessions.active(principal.user_id)
+
+    async def revoke_session(self, principal: Principal, sid: str, client: ClientInfo) -> bool:
+        if not await sessions.revoke(sid, principal.user_id, self.settings.access_token_ttl):
+            raise NotFound("Session not found")
+        await self.events.record(principal.user_id, Kind.SESSION_REVOKED, client, sid)
+        return True
+
+    async def set_roles(self, user_id: str, roles: Sequence[Role], client: ClientInfo) -> User:
+        user = await users.set_roles(user_id, roles)
+        await self.events.record(_user_id(user), Kind.ROLES_CHANGED, client)
+        return user
+
+    async def unlock(self, username: str, client: ClientInfo | None) -> bool:
+        """Clear the username's failed-login lockout (every address)."""
+        user = await users.get_by_username(username)
+        if user is None:
+            raise NotFound("User not found")
+        await self.throttle.clear_username(username)
+        await self.events.record(_user_id(user), Kind.UNLOCKED, client)
+        return True
 
     async def authenticate(self, access_token: str) -> Principal:
-        """Verify the token, then fetch the user and check the session concurrently."""
-        return await self._load(self.codec.verify(access_token, TokenType.ACCESS))
+        """Verify the token, then load its user in one lookup that also checks the session."""
+        claims = self.codec.verify(access_token, TokenType.ACCESS)
+        return Principal(await self._load(claims), claims)
 
     async def recheck_many(self, principals: Sequence[Principal]) -> list[DomainError | None]:
         """For long-lived subscriptions, one query for all of them: why each one's token no
@@ -127,9 +197,22 @@ class AuthService:
         found = {raw["_id"]: raw async for raw in cursor}
         return [_revocation(p, found.get(p.user_id)) for p in principals]
 
-    async def _load(self, claims: Claims) -> Principal:
-        """One indexed lookup: the user, if neither logoutAll/changePassword (token version)
-        nor a logout or reuse detection (revoked sessions) has ended this token since."""
+    async def _failed_proof(self, username: str, user: User | None, client: ClientInfo) -> None:
+        """Count a wrong password; record it (and a lockout it causes) for an existing user.
+        An unknown user costs the same database round trips, so timing tells nothing."""
+        locked = await self.throttle.record_failure(username, client.address)
+        for kind, happened in ((Kind.LOGIN_FAILED, True), (Kind.LOGIN_LOCKED, locked)):
+            if not happened:
+                continue
+            if user is None:
+                await self.events.nothing()
+            else:
+                await self.events.record(_user_id(user), kind, client)
+
+    async def _load(self, claims: Claims) -> User:
+        """The one way a token's user is loaded: one indexed lookup that finds the user only
+        if neither logoutAll/changePassword (token version) nor a logout or reuse detection
+        (revoked sessions) has ended this token since."""
         user_id = _object_id(claims.sub)
         collection = User.get_pymongo_collection()
         raw = await collection.find_one(
@@ -143,7 +226,7 @@ class AuthService:
         if raw is None:  # only refusals pay for a second lookup, to name the reason
             exists = await collection.find_one({"_id": user_id}, projection={"_id": 1})
             raise Unauthenticated(Reason.TOKEN_REVOKED if exists else Reason.TOKEN_INVALID)
-        return Principal(cast(User, User.model_validate(raw)), claims)
+        return cast(User, User.model_validate(raw))
 
     async def _revoke_everything(self, user: User, changes: dict[str, str]) -> User:
         """Bump the token version (kills every token issued before, in one atomic update with
@@ -160,28 +243,39 @@ class AuthService:
         await sessions.revoke_all(_user_id(user))
         return cast(User, User.model_validate(raw))
 
-    async def _start_session(self, user: User) -> AuthResult:
-        sid, jti = await sessions.open_session(_user_id(user), self._refresh_ttl)
-        return self._issue(user, sid, jti)
+    async def _start_session(self, user: User, client: ClientInfo) -> AuthResult:
+        """A new session whose password proof is now (every caller has just checked one)."""
+        current = await sessions.open_session(
+            _user_id(user),
+            client,
+            refresh_ttl=self.settings.refresh_token_ttl,
+            auth_time=int(time.time()),
+        )
+        return self._issue(user, current)
 
-    def _issue(self, user: User, sid: str, refresh_jti: str) -> AuthResult:
-        sub, tv = str(user.id), user.token_version
+    def _issue(self, user: User, current: Current) -> AuthResult:
+        sub, tv, sid = str(user.id), user.token_version, current.sid
         ttl = self.settings.access_token_ttl
         access = self.codec.issue(
-            TokenType.ACCESS, sub=sub, sid=sid, tv=tv, ttl=ttl, roles=[r.value for r in user.roles]
+            TokenType.ACCESS,
+            sub=sub,
+            sid=sid,
+            tv=tv,
+            ttl=ttl,
+            auth_time=current.auth_time,
+            roles=[r.value for r in user.roles],
         )
         refresh = self.codec.issue(
-            TokenType.REFRESH, sub=sub, sid=sid, tv=tv, ttl=self._refresh_ttl, jti=refresh_jti
+            TokenType.REFRESH,
+            sub=sub,
+            sid=sid,
+            tv=tv,
+            ttl=self.settings.refresh_token_ttl,
+            auth_time=current.auth_time,
+            jti=current.refresh_jti,
+            iat=current.refresh_iat,
         )
-        return AuthResult(user, access.token, refresh.token, ttl)
-
-    @property
-    def _refresh_ttl(self) -> int:
-        return self.settings.refresh_token_ttl
-
-    @property
-    def _access_ttl(self) -> int:
-        return self.settings.access_token_ttl
+        return AuthResult(user, access.token, refresh.token, ttl, sid)
 
 
 def _revocation(principal: Principal, raw: Mapping[str, Any] | None) -> DomainError | None:

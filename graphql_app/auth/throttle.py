@@ -8,8 +8,10 @@ LOGIN_WINDOW_SECONDS that starts with its first failure.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from ..errors import RateLimited
@@ -38,33 +40,44 @@ class LoginThrottle:
             if doc["failures"] >= limit:
                 raise RateLimited(_seconds_until(doc["expires_at"], now))
 
-    async def record_failure(self, username: str, address: str) -> None:
-        for key in self._keys(username, address):
-            await self._increment(key)
+    async def record_failure(self, username: str, address: str) -> bool:
+        """Count a failed login; True if it just locked this username at this address."""
+        pair, addr = self._keys(username, address)
+        await self._increment(addr)
+        return await self._increment(pair) == self.max_failures
 
     async def clear(self, username: str, address: str) -> None:
         pair, _ = self._keys(username, address)
         await LoginFailures.get_pymongo_collection().delete_one({"_id": pair})
 
-    async def _increment(self, key: str) -> None:
-        """Count a failure in the live window, or start a window; atomic under concurrency."""
+    async def clear_username(self, username: str) -> None:
+        """Lift the username's lockout at every address (an administrator's unlock)."""
+        prefix = re.escape(f"user:{username.lower()}|")
+        await LoginFailures.get_pymongo_collection().delete_many({"_id": {"$regex": f"^{prefix}"}})
+
+    async def _increment(self, key: str) -> int:
+        """Count a failure in the live window, or start a window; atomic under concurrency.
+        Return the window's count."""
         now = utcnow()
         collection = LoginFailures.get_pymongo_collection()
         try:
-            await collection.update_one(
+            counted = await collection.find_one_and_update(
                 {"_id": key, "expires_at": {"$gt": now}},
                 {"$inc": {"failures": 1}, "$setOnInsert": {"expires_at": now + self.window}},
                 upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
             # An expired window the TTL monitor has not removed yet: restart it, unless a
             # concurrent failure just did, in which case count in that new window.
-            restarted = await collection.update_one(
+            counted = await collection.find_one_and_update(
                 {"_id": key, "expires_at": {"$lte": now}},
                 {"$set": {"failures": 1, "expires_at": now + self.window}},
+                return_document=ReturnDocument.AFTER,
+            ) or await collection.find_one_and_update(
+                {"_id": key}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER
             )
-            if restarted.matched_count == 0:
-                await collection.update_one({"_id": key}, {"$inc": {"failures": 1}})
+        return int(counted["failures"]) if counted else 0
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:

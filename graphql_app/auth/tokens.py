@@ -43,6 +43,7 @@ class Claims:
     tv: int  # the user's token version when issued
     exp: int
     roles: tuple[str, ...]
+    auth_time: int  # when the password was last proven in this session (0: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,14 @@ class TokenCodec:
         sid: str,
         tv: int,
         ttl: int,
+        auth_time: int,
         roles: list[str] | None = None,
         jti: str | None = None,
+        iat: int | None = None,
     ) -> Issued:
-        now = int(time.time())
+        """`iat` and `jti` given again reproduce a refresh token exactly (refresh grace): the
+        signature is deterministic under HS256, RS256 and EdDSA."""
+        now = int(time.time()) if iat is None else iat
         jti = jti or uuid.uuid4().hex
         payload: dict[str, Any] = {
             "iss": self.issuer,
@@ -84,6 +89,7 @@ class TokenCodec:
             "type": token_type.value,
             "sid": sid,
             "tv": tv,
+            "auth_time": auth_time,
         }
         if token_type is TokenType.ACCESS:
             payload["roles"] = roles or []
@@ -152,6 +158,7 @@ class TokenCodec:
 def _claims(payload: dict[str, Any]) -> Claims:
     sub, sid, jti, tv = payload["sub"], payload["sid"], payload["jti"], payload["tv"]
     roles = payload.get("roles", [])
+    auth_time = payload.get("auth_time", 0)  # tokens issued before it existed: no recent proof
     if not (
         isinstance(sub, str)
         and isinstance(sid, str)
@@ -159,6 +166,7 @@ def _claims(payload: dict[str, Any]) -> Claims:
         and isinstance(tv, int)
         and isinstance(roles, list)
         and all(isinstance(r, str) for r in roles)
+        and isinstance(auth_time, int)
     ):
         raise Unauthenticated(Reason.TOKEN_INVALID)
-    return Claims(sub, sid, jti, tv, int(payload["exp"]), tuple(roles))
+    return Claims(sub, sid, jti, tv, int(payload["exp"]), tuple(roles), auth_time)

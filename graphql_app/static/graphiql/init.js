@@ -9,6 +9,7 @@
     '#      {"Authorization": "Bearer <accessToken>"}',
     "# 3. Run Me, CreateTodo or Todos. When the token expires (15 min), run Refresh with",
     "#    the refreshToken and use the new accessToken.",
+    "# 4. The TodoChanged tab subscribes to your todo changes over a WebSocket.",
     "",
     "mutation Register {",
     '  register(input: {username: "demo", password: "correct horse battery"}) {',
@@ -44,13 +45,44 @@
     "",
   ].join("\n");
 
-  var fetcher = GraphiQL.createFetcher({ url: window.location.origin + "/graphql" });
+  var subscription = [
+    "# Your todo changes, live over a WebSocket.",
+    "#",
+    "# 1. Put the accessToken in this tab's Headers too:",
+    "#    GraphiQL sends them in connection_init.",
+    "# 2. Run TodoChanged: it runs until you stop it.",
+    "# 3. Run CreateTodo in the first tab: the event",
+    "#    shows up here.",
+    "# The stream ends when the token expires or its",
+    "# session is logged out.",
+    "",
+    "subscription TodoChanged {",
+    "  todoChanged {",
+    "    kind",
+    "    todo { id title done updatedAt }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+  var headers = '{\n  "Authorization": "Bearer <accessToken>"\n}';
+
+  // The page's own origin: ws: next to http:, wss: next to https:.
+  var socket = new URL("/graphql", window.location.href);
+  socket.protocol = socket.protocol === "https:" ? "wss:" : "ws:";
+  var fetcher = GraphiQL.createFetcher({
+    url: window.location.origin + "/graphql",
+    subscriptionUrl: socket.href,
+  });
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
-      defaultQuery: example,
-      defaultHeaders: '{\n  "Authorization": "Bearer <accessToken>"\n}',
+      defaultTabs: [
+        { query: example, headers: headers },
+        { query: subscription, headers: headers },
+      ],
+      defaultQuery: example, // for a new tab
+      defaultHeaders: headers,
       defaultEditorToolsVisibility: "headers",
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,

@@ -1,36 +1,54 @@
 // A front-end's session with Apollo Client against a live graphql-app server:
 // register, bad credentials, login, paginated todos, create/update/delete, a transparent
-// refresh when the access token expires, logout. Exits non-zero on the first failure.
-// Usage: node e2e.mjs <base-url> <username>   (the server runs with a short ACCESS_TOKEN_TTL)
+// refresh when the access token expires, two tabs refreshing at once, a step-up
+// (reauthenticate) on REAUTHENTICATION_REQUIRED, logout. Exits non-zero on the first failure.
+// Usage: node e2e.mjs <base-url> <username> <admin-username>
+// (the server runs with a short ACCESS_TOKEN_TTL and REAUTH_MAX_AGE; the admin exists)
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApolloClient, HttpLink, InMemoryCache, Observable, from, gql } from "@apollo/client/core/index.js";
 import { setContext } from "@apollo/client/link/context/index.js";
 import { onError } from "@apollo/client/link/error/index.js";
 
-const [base, username] = process.argv.slice(2);
+const [base, username, adminName] = process.argv.slice(2);
 const uri = `${base}/graphql`;
 const password = "correct horse battery";
 const tokens = { access: null, refresh: null };
 let refreshes = 0;
+let reauthentications = 0;
 
 const AUTH = "accessToken refreshToken expiresIn user { id username }";
 
-// The refresh mutation over plain fetch, outside the link chain, so it cannot recurse.
-async function refreshTokens() {
-  refreshes += 1;
+// Token mutations over plain fetch, outside the link chain, so they cannot recurse.
+async function post(query, variables, headers = {}) {
   const response = await fetch(uri, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({
-      query: `mutation($t: String!) { refresh(refreshToken: $t) { ${AUTH} } }`,
-      variables: { t: tokens.refresh },
-    }),
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify({ query, variables }),
   });
   const body = await response.json();
-  if (body.errors) throw new Error(`refresh failed: ${body.errors[0].extensions.reason}`);
-  tokens.access = body.data.refresh.accessToken;
-  tokens.refresh = body.data.refresh.refreshToken;
+  if (body.errors) throw new Error(`${body.errors[0].extensions.code} ${body.errors[0].extensions.reason}`);
+  return body.data;
+}
+
+const refreshPair = async (refreshToken) =>
+  (await post(`mutation($t: String!) { refresh(refreshToken: $t) { ${AUTH} } }`, { t: refreshToken })).refresh;
+
+async function refreshTokens() {
+  refreshes += 1;
+  const pair = await refreshPair(tokens.refresh);
+  Object.assign(tokens, { access: pair.accessToken, refresh: pair.refreshToken });
+}
+
+// Step-up: a real front end would ask the user for the password here.
+async function reauthenticate() {
+  reauthentications += 1;
+  const pair = (
+    await post(`mutation($p: String!) { reauthenticate(password: $p) { ${AUTH} } }`, { p: password }, {
+      Authorization: `Bearer ${tokens.access}`,
+    })
+  ).reauthenticate;
+  Object.assign(tokens, { access: pair.accessToken, refresh: pair.refreshToken });
 }
 
 const authLink = setContext((_, { headers }) => ({
@@ -53,8 +71,22 @@ const refreshLink = onError(({ graphQLErrors, operation, forward }) => {
   });
 });
 
+// On REAUTHENTICATION_REQUIRED: prove the password once, then retry the operation.
+const stepUpLink = onError(({ graphQLErrors, operation, forward }) => {
+  const needed = graphQLErrors?.some((e) => e.extensions?.reason === "REAUTHENTICATION_REQUIRED");
+  if (!needed || operation.getContext().reauthenticated) return undefined;
+  return new Observable((observer) => {
+    reauthenticate()
+      .then(() => {
+        operation.setContext({ reauthenticated: true });
+        forward(operation).subscribe(observer);
+      })
+      .catch((error) => observer.error(error));
+  });
+});
+
 const client = new ApolloClient({
-  link: from([refreshLink, authLink, new HttpLink({ uri, fetch })]),
+  link: from([refreshLink, stepUpLink, authLink, new HttpLink({ uri, fetch })]),
   cache: new InMemoryCache(),
   defaultOptions: {
     query: { fetchPolicy: "no-cache" },
@@ -151,6 +183,15 @@ assert.equal(refreshes - before, 1, "exactly one refresh");
 assert.notEqual(tokens.access, expiredToken);
 step(`access token expired after ${ttl} s: refreshed once and retried transparently`);
 
+// Two tabs of one front end share the refresh token and refresh at the same moment: both
+// succeed with the same new refresh token, and the user stays logged in.
+const [tabA, tabB] = await Promise.all([refreshPair(tokens.refresh), refreshPair(tokens.refresh)]);
+assert.equal(tabA.refreshToken, tabB.refreshToken);
+Object.assign(tokens, { access: tabB.accessToken, refresh: tabB.refreshToken });
+assert.equal((await query("query { me { username } }")).data.me.username, username);
+await refreshTokens();
+step("two tabs refreshed at once: both succeeded, still logged in");
+
 // Logout ends the session: the access token is revoked, and the link does not try to refresh.
 const loggedOut = await mutate("mutation($t: String) { logout(refreshToken: $t) }", { t: tokens.refresh });
 assert.equal(loggedOut.data.logout, true);
@@ -159,5 +200,16 @@ const revoked = await refusal(query("query { me { username } }"));
 assert.deepEqual([revoked.code, revoked.reason], ["UNAUTHENTICATED", "TOKEN_REVOKED"]);
 assert.equal(refreshes, afterLogout, "no refresh attempt on TOKEN_REVOKED");
 step("logout: TOKEN_REVOKED on the next request, no refresh loop");
+
+// Step-up: an admin whose password proof is older than REAUTH_MAX_AGE changes roles; the
+// link reauthenticates once and retries, unseen by the caller.
+const admin = (await mutate(LOGIN, { u: adminName, p: password })).data.login;
+Object.assign(tokens, { access: admin.accessToken, refresh: admin.refreshToken });
+await sleep(2500);
+const SET_ROLES = "mutation($id: ID!) { setUserRoles(userId: $id, roles: [USER, ADMIN]) { roles } }";
+const roles = (await mutate(SET_ROLES, { id: admin.user.id })).data.setUserRoles.roles;
+assert.deepEqual(roles, ["USER", "ADMIN"]);
+assert.equal(reauthentications, 1, "exactly one reauthentication");
+step("a stale password proof: reauthenticated once and retried transparently");
 
 console.log("apollo e2e passed");

@@ -1,5 +1,6 @@
 // Drives Debian's Chromium through the GraphiQL page the service serves:
-// run `login`, put the token in the Headers pane, run `me`, read the answer.
+// run `login`, put the token in the Headers pane, run `me`, read the answer; then run the
+// TodoChanged subscription tab and see a todo created over HTTP arrive through the WebSocket.
 // Usage: node graphiql.mjs <base-url> <username> <password> <screenshot.png>
 // Exits non-zero on any failure, console error or Content-Security-Policy violation.
 import assert from "node:assert/strict";
@@ -16,6 +17,16 @@ const browser = await chromium.launch({
   ],
 });
 const problems = [];
+
+async function createTodo(token, title) {
+  const response = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: "mutation($t: String!) { createTodo(input: {title: $t}) { id } }", variables: { t: title } }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+}
 const offsite = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -81,8 +92,58 @@ try {
   assert.equal(me.data.me.username, username);
   console.log(`me answered ${JSON.stringify(me.data.me)}`);
 
+  // The TodoChanged tab subscribes over a WebSocket to the page's own host.
+  const sockets = [];
+  page.on("websocket", (ws) => sockets.push(ws.url()));
+  await page.click("button.graphiql-tab-button:has-text('TodoChanged')");
+  assert.match(await query.get(), /subscription TodoChanged/);
+  await headers.set(JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2));
+  await result.set("");
+  await page.waitForTimeout(600); // GraphiQL's debounce, as in run()
+  await page.click("button.graphiql-execute-button");
+  // The server starts watching shortly after the subscribe message, with no signal: create
+  // todos until one's event shows in the response pane.
+  let event = null;
+  for (let attempt = 0; attempt < 20 && event === null; attempt += 1) {
+    await createTodo(token, `live ${attempt}`);
+    try {
+      await page.waitForFunction(
+        () => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue().includes("CREATED"),
+        null,
+        { timeout: 1000 },
+      );
+      event = JSON.parse(await result.get()).data.todoChanged;
+    } catch (error) {
+      if (error.name !== "TimeoutError") throw error;
+    }
+  }
+  assert.ok(event, `no event in GraphiQL: ${await result.get()}`);
+  assert.equal(event.kind, "CREATED");
+  assert.match(event.todo.title, /^live /);
+  assert.deepEqual(sockets, [`${base.replace(/^http/, "ws")}/graphql`]);
+  console.log(`subscription in GraphiQL received ${JSON.stringify(event)} over ${sockets[0]}`);
   await page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
+
+  // The Content-Security-Policy refuses a WebSocket to any other host.
+  const elsewhere = `ws://localhost:${new URL(base).port}/graphql`;
+  const violation = await page.evaluate(
+    (url) =>
+      new Promise((resolve) => {
+        document.addEventListener("securitypolicyviolation", (e) => resolve(e.effectiveDirective), { once: true });
+        try {
+          new WebSocket(url);
+        } catch {
+          // Some browsers also throw; the violation event comes either way.
+        }
+      }),
+    elsewhere,
+  );
+  assert.equal(violation, "connect-src");
+  // Chromium also logs that refusal as console errors: expected, not problems.
+  const expected = problems.filter((p) => p.includes(new URL(elsewhere).host));
+  problems.splice(0, problems.length, ...problems.filter((p) => !expected.includes(p)));
+  console.log(`the CSP refused a WebSocket to ${elsewhere}`);
 } catch (error) {
   const pages = browser.contexts().flatMap((c) => c.pages());
   if (pages.length) await pages[0].screenshot({ path: screenshot });
