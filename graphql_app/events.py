@@ -21,9 +21,11 @@ from beanie import PydanticObjectId
 from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
 
 from .auth.service import Principal
+from .database import make_client
 from .errors import DomainError, Reason, SubscriptionOverflow, Unauthenticated
 from .models import EventCounter, Todo, TodoEvent
 
@@ -42,6 +44,7 @@ CHANGES = [{"$match": {"operationType": "insert"}}]
 AWAIT_SECONDS = 1.0  # a change stream's getMore waits this long for news (DB_TIMEOUT allowing)
 
 Raw = Mapping[str, Any]
+Collection = AsyncCollection[dict[str, Any]]
 ChangeStream = AsyncChangeStream[dict[str, Any]]
 Recheck = Callable[[Sequence[Principal]], Awaitable[list[DomainError | None]]]
 
@@ -68,8 +71,8 @@ async def record(kind: str, todo: Todo, seq: int) -> None:
     await TodoEvent(owner_id=todo.owner_id, kind=kind, todo=snapshot, seq=seq).insert()
 
 
-async def last_seq() -> int:
-    counter = await EventCounter.get_pymongo_collection().find_one({"_id": COUNTER_ID})
+async def last_seq(counters: Collection) -> int:
+    counter = await counters.find_one({"_id": COUNTER_ID})
     return int(counter["value"]) if counter else 0
 
 
@@ -121,6 +124,7 @@ class EventHub:
     ) -> None:
         self._recheck = recheck
         self._polling = polling
+        self._db_timeout = db_timeout
         # Each getMore must answer within the client's timeoutMS (DB_TIMEOUT), idle or not.
         self._await_ms = int(min(AWAIT_SECONDS, db_timeout / 2) * 1000)
         self._capacity = capacity
@@ -128,21 +132,32 @@ class EventHub:
         self._operations: Counter[str] = Counter()
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Watch from now on: every event published once this is entered is dispatched."""
-        source = await self._open()
-        watch = self._poll(source) if isinstance(source, SequenceReader) else self._follow(source)
-        tasks = [asyncio.create_task(watch), asyncio.create_task(self._recheck_all())]
-        for task in tasks:
-            task.add_done_callback(_report_crash)
+    async def running(self, url: str) -> AsyncIterator[None]:
+        """Watch from now on: every event published once this is entered is dispatched. The
+        watcher reads through a client of its own, with one connection, so that its waiting
+        reads never take a connection from the requests' pool."""
+        client = make_client(url, self._db_timeout, maxPoolSize=1)
         try:
-            yield
+            database = client[TodoEvent.get_pymongo_collection().database.name]
+            events = database[TodoEvent.get_pymongo_collection().name]
+            source = await self._open(events, database[EventCounter.get_pymongo_collection().name])
+            if isinstance(source, SequenceReader):
+                watch = self._poll(events, source)
+            else:
+                watch = self._follow(events, source)
+            tasks = [asyncio.create_task(watch), asyncio.create_task(self._recheck_all())]
+            for task in tasks:
+                task.add_done_callback(_report_crash)
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await client.close()
 
     @contextlib.contextmanager
     def subscribe(self, principal: Principal) -> Iterator[Subscriber]:
@@ -181,18 +196,19 @@ class EventHub:
         for subscriber in list(group):
             subscriber.deliver(event)
 
-    async def _open(self) -> ChangeStream | SequenceReader:
+    async def _open(
+        self, events: Collection, counters: Collection
+    ) -> ChangeStream | SequenceReader:
         """A change stream where the server has them (and polling is not forced), else a
         reader of the sequence from its current end."""
         if not self._polling:
             try:
-                collection = TodoEvent.get_pymongo_collection()
-                return await collection.watch(CHANGES, max_await_time_ms=self._await_ms)
+                return await events.watch(CHANGES, max_await_time_ms=self._await_ms)
             except OperationFailure:
                 log.info("change streams unavailable: polling todo events")
-        return SequenceReader(await last_seq())
+        return SequenceReader(await last_seq(counters))
 
-    async def _follow(self, stream: ChangeStream) -> None:
+    async def _follow(self, events: Collection, stream: ChangeStream) -> None:
         while True:
             try:
                 async with stream:
@@ -202,13 +218,12 @@ class EventHub:
                             self._dispatch(change["fullDocument"])
             except PyMongoError:
                 log.warning("todo event change stream failed: resuming", exc_info=True)
-            stream = await self._reopen(stream.resume_token)
+            stream = await self._reopen(events, stream.resume_token)
 
-    async def _poll(self, reader: SequenceReader) -> None:
-        collection = TodoEvent.get_pymongo_collection()
+    async def _poll(self, events: Collection, reader: SequenceReader) -> None:
         while True:
             try:
-                cursor = collection.find(reader.query()).sort("seq", 1).limit(BATCH)
+                cursor = events.find(reader.query()).sort("seq", 1).limit(BATCH)
                 for raw in reader.accept(await cursor.to_list(), time.monotonic()):
                     self._dispatch(raw)
                     await asyncio.sleep(0)  # subscribers drain a burst as it is dispatched
@@ -216,13 +231,14 @@ class EventHub:
                 log.warning("polling todo events failed", exc_info=True)
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _reopen(self, resume_token: Mapping[str, Any] | None) -> ChangeStream:
+    async def _reopen(
+        self, events: Collection, resume_token: Mapping[str, Any] | None
+    ) -> ChangeStream:
         """The change stream again, from where it stopped (from now on if it cannot resume)."""
-        collection = TodoEvent.get_pymongo_collection()
         while True:
             await asyncio.sleep(1)
             try:
-                return await collection.watch(
+                return await events.watch(
                     CHANGES, resume_after=resume_token, max_await_time_ms=self._await_ms
                 )
             except OperationFailure:

@@ -165,9 +165,11 @@ async def _titles_of(subscriber: Subscriber, count: int, wait: float = 5) -> lis
     return [(await asyncio.wait_for(subscriber.next(), wait)).todo["title"] for _ in range(count)]
 
 
-async def test_a_number_taken_but_not_yet_visible_holds_back_the_next(services: Services) -> None:
+async def test_a_number_taken_but_not_yet_visible_holds_back_the_next(
+    services: Services, mongodb_url: str
+) -> None:
     principal = await _principal(services)
-    async with services.events.running():
+    async with services.events.running(mongodb_url):
         with services.events.subscribe(principal) as subscriber:
             slow = await events.next_seq()  # a publisher between its $inc and its insert
             await events.publish("CREATED", _todo(principal, "second"))  # visible first
@@ -178,10 +180,10 @@ async def test_a_number_taken_but_not_yet_visible_holds_back_the_next(services: 
 
 
 async def test_a_number_never_filled_delays_the_next_by_the_grace_only(
-    services: Services,
+    services: Services, mongodb_url: str
 ) -> None:
     principal = await _principal(services)
-    async with services.events.running():
+    async with services.events.running(mongodb_url):
         with services.events.subscribe(principal) as subscriber:
             lost = await events.next_seq()  # its publisher died before its insert
             started = time.monotonic()
@@ -195,11 +197,11 @@ async def test_a_number_never_filled_delays_the_next_by_the_grace_only(
 
 
 async def test_a_slow_subscriber_is_ended_and_holds_up_no_one(
-    services: Services,
+    services: Services, mongodb_url: str
 ) -> None:
     principal = await _principal(services)
     hub = EventHub(services.auth.recheck_many, polling=True, db_timeout=5, capacity=3)
-    async with hub.running():
+    async with hub.running(mongodb_url):
         with hub.subscribe(principal) as slow, hub.subscribe(principal) as reader:
             for i in range(10):  # one at a time, each read at once by the reader
                 await events.publish("CREATED", _todo(principal, f"todo {i}"))
