@@ -217,6 +217,7 @@ class EventHub:
                         if change is not None:
                             self._dispatch(change["fullDocument"])
             except PyMongoError:
+                _stop_if_cancelled()
                 log.warning("todo event change stream failed: resuming", exc_info=True)
             stream = await self._reopen(events, stream.resume_token)
 
@@ -228,6 +229,7 @@ class EventHub:
                     self._dispatch(raw)
                     await asyncio.sleep(0)  # subscribers drain a burst as it is dispatched
             except PyMongoError:
+                _stop_if_cancelled()
                 log.warning("polling todo events failed", exc_info=True)
             await asyncio.sleep(POLL_SECONDS)
 
@@ -242,9 +244,11 @@ class EventHub:
                     CHANGES, resume_after=resume_token, max_await_time_ms=self._await_ms
                 )
             except OperationFailure:
+                _stop_if_cancelled()
                 log.error("todo event change stream cannot resume: events may have been missed")
                 resume_token = None
             except PyMongoError:
+                _stop_if_cancelled()
                 log.warning("todo event change stream unavailable: retrying", exc_info=True)
 
     async def _recheck_all(self) -> None:
@@ -257,11 +261,20 @@ class EventHub:
             try:
                 verdicts = await self._recheck([s.principal for s in subscribers])
             except PyMongoError:
+                _stop_if_cancelled()
                 log.warning("re-checking subscribers' tokens failed", exc_info=True)
                 continue
             for subscriber, verdict in zip(subscribers, verdicts, strict=True):
                 if verdict is not None:
                     subscriber.end(verdict)
+
+
+def _stop_if_cancelled() -> None:
+    """PyMongo may report the cancellation of a pending read as a PyMongoError: the watcher's
+    loops, which go on after those, must still stop when cancelled (at shutdown)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

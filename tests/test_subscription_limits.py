@@ -216,7 +216,8 @@ async def test_a_thousand_subscriptions_keep_the_server_responsive(
             f" all were read, server CPU {fan_out_cpu * 1000:.0f} ms; server RSS"
             f" {rss_before:.0f} -> {rss_after:.0f} MiB; database operations {ops_per_second:.1f}/s"
         )
-        assert ops_per_second < 20  # the poller and one token re-check, not one per subscriber
+        # Heartbeats, the poller and one token re-check a second: not one per subscriber.
+        assert ops_per_second < 30
         assert loaded < 3 * idle, (idle, loaded)
         assert delivered < 2
 
