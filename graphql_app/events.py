@@ -39,6 +39,7 @@ BATCH = 500  # events read per poll
 GAP_GRACE_SECONDS = 2.0
 LATE_SECONDS = 60.0
 RECHECK_SECONDS = 1.0
+SHUTDOWN_SECONDS = 2.0
 QUEUE_SIZE = 100  # undelivered events a subscriber may have before it is ended
 CHANGES = [{"$match": {"operationType": "insert"}}]
 AWAIT_SECONDS = 1.0  # a change stream's getMore waits this long for news (DB_TIMEOUT allowing)
@@ -153,11 +154,13 @@ class EventHub:
             finally:
                 for task in tasks:
                     task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
+                if stuck:
+                    log.warning("todo event watcher did not stop within %s s", SHUTDOWN_SECONDS)
         finally:
-            await client.close()
+            with contextlib.suppress(TimeoutError):  # a shutdown never waits for ever
+                async with asyncio.timeout(SHUTDOWN_SECONDS):
+                    await client.close()
 
     @contextlib.contextmanager
     def subscribe(self, principal: Principal) -> Iterator[Subscriber]:
