@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client = make_client(url, settings.db_timeout)
             stack.push_async_callback(client.close)
             await init_database(client, settings.mongodb_db)
+            await stack.enter_async_context(services.events.running(url))
             state["client"] = client
             yield
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .auth.keys import load_keyring
 from .auth.service import AuthService
 from .auth.tokens import TokenCodec
+from .events import EventHub
 from .settings import Settings
 
 
@@ -15,8 +16,15 @@ class Services:
     settings: Settings
     codec: TokenCodec
     auth: AuthService
+    events: EventHub  # this process's todo-event watcher and subscribers
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         codec = TokenCodec(load_keyring(settings), settings.jwt_issuer, settings.jwt_audience)
-        return cls(settings, codec, AuthService(settings, codec))
+        auth = AuthService(settings, codec)
+        return cls(
+            settings,
+            codec,
+            auth,
+            EventHub(auth.recheck_many, settings.events_polling, settings.db_timeout),
+        )

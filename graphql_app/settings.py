@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
+    # Poll the event sequence even where MongoDB offers change streams.
+    events_polling: bool = False
+    max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    # In each process. Every event is executed and sent once per subscription (about 0.26 ms
+    # each, measured), so this bounds what one user's mutation can cost the process.
+    max_subscriptions_per_user: int = Field(default=100, ge=1)
+
     @classmethod
     def settings_customise_sources(
         cls,
