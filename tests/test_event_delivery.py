@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,63 +19,36 @@ from graphql_app import events
 from graphql_app.auth.service import Principal
 from graphql_app.client_address import ClientInfo
 from graphql_app.database import init_database, make_client
-from graphql_app.embedded import stop_process
 from graphql_app.errors import SubscriptionOverflow
 from graphql_app.events import EventHub, Subscriber
 from graphql_app.models import Todo
 from graphql_app.services import Services
 from graphql_app.settings import Settings
 
-from .conftest import TEST_SECRET, Live, free_port
+from .conftest import TEST_SECRET, Live, serve, serve_env
 from .factories import PASSWORD, GraphQLClient
 from .test_subscriptions import _next, _socket, _subscribe
 
-SCRIPT = str(Path(sys.executable).with_name("graphql-app"))
 TODOS = 30
 
 
 @contextlib.asynccontextmanager
 async def serve_process(env: dict[str, str]) -> AsyncIterator[tuple[int, str]]:
     """A `graphql-app serve` subprocess; yields its pid and host:port once /healthz answers."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        SCRIPT,
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                assert process.returncode is None, "serve exited before answering"
-                assert time.monotonic() < deadline, "serve did not answer /healthz"
-                await asyncio.sleep(0.1)
-        yield process.pid, address
-    finally:
-        await stop_process(process, grace=15)
+    async with serve(env) as (process, base_url):
+        yield process.pid, base_url.removeprefix("http://")
 
 
 @pytest.fixture
-def serve_env(tmp_path: Path, mongodb_url: str, db_name: str) -> dict[str, str]:
+def polling_env(tmp_path: Path, mongodb_url: str, db_name: str) -> dict[str, str]:
     """The environment of a server process on the test database, polling forced."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "JWT_", "APP_"))}
-    return {
-        **env,
-        "DATA_DIR": str(tmp_path / "data"),
-        "BCRYPT_ROUNDS": "4",
-        "MONGODB_URL": mongodb_url,
-        "MONGODB_DB": db_name,
-        "JWT_SECRET": TEST_SECRET,
-        "EVENTS_POLLING": "true",
-    }
+    return serve_env(
+        tmp_path,
+        MONGODB_URL=mongodb_url,
+        MONGODB_DB=db_name,
+        JWT_SECRET=TEST_SECRET,
+        EVENTS_POLLING="true",
+    )
 
 
 @contextlib.asynccontextmanager
@@ -102,9 +73,9 @@ async def _titles(ws: ClientConnection, count: int) -> list[str]:
 
 @pytest.mark.parametrize("polling", ["true", "false"], ids=["polling", "change-stream"])
 async def test_two_processes_alternating_every_event_in_order(
-    serve_env: dict[str, str], polling: str
+    polling_env: dict[str, str], polling: str
 ) -> None:
-    env = {**serve_env, "EVENTS_POLLING": polling}
+    env = {**polling_env, "EVENTS_POLLING": polling}
     async with (
         serve_process(env) as (_, first),
         serve_process(env) as (_, second),
@@ -121,10 +92,10 @@ async def test_two_processes_alternating_every_event_in_order(
                 await _next(ws, wait=1)  # and nothing twice
 
 
-async def test_two_processes_concurrent_every_event_once(serve_env: dict[str, str]) -> None:
+async def test_two_processes_concurrent_every_event_once(polling_env: dict[str, str]) -> None:
     async with (
-        serve_process(serve_env) as (_, first),
-        serve_process(serve_env) as (_, second),
+        serve_process(polling_env) as (_, first),
+        serve_process(polling_env) as (_, second),
         _clients(first, second) as clients,
     ):
         token = (await clients[0].register("alice"))["accessToken"]

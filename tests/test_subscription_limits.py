@@ -26,7 +26,7 @@ from graphql_app.settings import Settings
 
 from .conftest import Live
 from .factories import GraphQLClient
-from .test_event_delivery import serve_env, serve_process  # noqa: F401  # fixture, helper
+from .test_event_delivery import polling_env, serve_process  # noqa: F401  # fixture, helper
 from .test_subscriptions import SUBSCRIBE, _next, _socket
 
 OPS = ("insert", "query", "update", "delete", "getmore", "command")
@@ -169,10 +169,10 @@ async def _database_ops_per_second(url: str, seconds: float = 3) -> float:
 
 
 async def test_a_thousand_subscriptions_keep_the_server_responsive(
-    serve_env: dict[str, str],  # noqa: F811  # the fixture imported above
+    polling_env: dict[str, str],  # noqa: F811  # the fixture imported above
     mongodb_url: str,
 ) -> None:
-    env = {**serve_env, "MAX_SUBSCRIPTIONS_PER_USER": "1000"}  # the worst case: one user
+    env = {**polling_env, "MAX_SUBSCRIPTIONS_PER_USER": "1000"}  # the worst case: one user
     async with serve_process(env) as (pid, address), _http(address) as api:
         alice = (await api.register("alice"))["accessToken"]
         bob = (await api.register("bob"))["accessToken"]
