@@ -107,6 +107,7 @@ async def test_per_user_limit(live_server: Live) -> None:
             await _init(two, alice)
             await _init(other, bob)
             await _start(one, "1")
+            await _assert_open(one)  # counted before socket two's (sockets run concurrently)
             await _start(two, "1")
             await _start(two, "2")
             await _assert_refused(two, "2")
@@ -186,6 +187,9 @@ async def test_a_thousand_subscriptions_keep_the_server_responsive(
             for ws in sockets[:CONNECTIONS]:
                 for i in range(PER_CONNECTION):
                     await _start(ws, str(i))
+                # The server reads a socket's messages in order: its pong means all 100 were
+                # counted, so the 1,001st below is the one refused (sockets run concurrently).
+                await _assert_open(ws)
             await _start(sockets[-1], "over")  # the 1,001st of this user
             await _assert_refused(sockets[-1], "over")
             await _assert_open(sockets[-1])
