@@ -10,15 +10,19 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from beanie import PydanticObjectId
+from bson import ObjectId
 from websockets.asyncio.client import ClientConnection
 
 from graphql_app import users
-from graphql_app.models import Role
+from graphql_app.events import next_seq
+from graphql_app.models import Role, TodoEvent
 
 from .conftest import Live
 from .factories import PASSWORD, GraphQLClient
@@ -190,3 +194,29 @@ async def test_events_cross_app_instances(live_server: Live) -> None:
             event = (await _next(ws))["payload"]["data"]["todoChanged"]
             assert event["kind"] == "CREATED"
             assert event["todo"]["title"] == "made on the other instance"
+
+
+async def test_an_unexpected_error_in_a_stream_is_masked_and_logged(
+    live_server: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored event the resolver cannot read (a snapshot without its title) fails inside
+    the stream: the subscriber gets what an HTTP client would, and the log the exception."""
+    async with live_server() as address, _http(address) as client:
+        session = await client.register("alice")
+        async with _socket(address) as ws:
+            await _subscribe(ws, session["accessToken"])
+            owner = PydanticObjectId(session["user"]["id"])
+            broken = {"_id": ObjectId(), "owner_id": owner, "done": False}  # no title
+            await TodoEvent.get_pymongo_collection().insert_one(
+                {"owner_id": owner, "kind": "CREATED", "todo": broken, "seq": await next_seq()}
+                | {"at": datetime.now(UTC)}
+            )
+            message = await _next(ws)
+    assert message["type"] == "next"
+    (error,) = message["payload"]["errors"]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    logged = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    assert [r.request_id for r in logged] == [error["extensions"]["requestId"]]  # type: ignore[attr-defined]
+    assert logged[0].exc_info is not None
+    assert logged[0].exc_info[0] is KeyError

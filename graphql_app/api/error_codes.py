@@ -49,10 +49,15 @@ def validation_failures(errors: list[GraphQLError], hide_suggestions: bool) -> l
 def shape_errors(execution_context: ExecutionContext) -> None:
     """Give every error of the operation's result its code (run as the operation ends)."""
     result = execution_context.result
-    if result is None or not result.errors:
-        return
+    if result is not None and result.errors:
+        shape_in_place(execution_context, result.errors)
+
+
+def shape_in_place(execution_context: ExecutionContext, errors: list[GraphQLError]) -> None:
+    """Give each error its code where the list stands: a subscription's event is sent long
+    before its operation ends, so its errors are shaped as they are produced."""
     parsed = execution_context.graphql_document is not None
-    result.errors = [_shape(execution_context, error, parsed) for error in result.errors]
+    errors[:] = [_shape(execution_context, error, parsed) for error in errors]
 
 
 def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: bool) -> GraphQLError:

@@ -21,6 +21,7 @@ from .. import tracing
 from ..metrics import OperationNames
 from ..settings import Settings
 from .cost import CostBook, cost_rule
+from .error_codes import shape_in_place
 from .execution import PlainScalarExecutor, mark_plain_scalars
 from .heavy_lane import HeavyLane
 from .input_errors import specified_rules
@@ -115,7 +116,14 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Silence Strawberry's traceback per error: `error_codes` logs the unexpected ones."""
+        """Silence Strawberry's traceback per error: `error_codes` logs the unexpected ones,
+        as the operation ends -- or, for a subscription's events, here, before each is sent."""
+        if (
+            execution_context is not None
+            and execution_context.graphql_document is not None
+            and execution_context.operation_type is OperationType.SUBSCRIPTION
+        ):
+            shape_in_place(execution_context, errors)
 
 
 def _executed(errors: list[GraphQLError] | None) -> bool:
