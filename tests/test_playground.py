@@ -52,6 +52,8 @@ async def test_the_page_and_its_files_are_served_locally(client: GraphQLClient) 
     assert "isHeadersEditorEnabled: true" in init
     assert "subscriptionUrl: socket.href" in init
     assert "subscription TodoChanged" in init
+    assert "query Sessions" in init
+    assert "query SecurityEvents" in init
 
 
 async def test_the_csp_lets_the_page_open_a_websocket_to_its_own_host(

@@ -64,6 +64,33 @@
     "}",
     "",
   ].join("\n");
+  var account = [
+    "# Where you are logged in, and what happened to your account.",
+    "# (The accessToken in Headers, as in the first tab.)",
+    "",
+    "query Sessions {",
+    "  sessions { id current createdAt lastUsedAt userAgent address }",
+    "}",
+    "",
+    "query SecurityEvents {",
+    "  securityEvents(first: 20) {",
+    "    edges { node { kind at address userAgent sessionId } }",
+    "    pageInfo { hasNextPage endCursor }",
+    "  }",
+    "}",
+    "",
+    "# Ends one of your other devices (an id from Sessions).",
+    "mutation RevokeSession {",
+    '  revokeSession(id: "<session id>")',
+    "}",
+    "",
+    "# Some operations (setUserRoles) need a recent password proof:",
+    "# on REAUTHENTICATION_REQUIRED, run this and use the new accessToken.",
+    "mutation Reauthenticate {",
+    '  reauthenticate(password: "correct horse battery") { accessToken refreshToken }',
+    "}",
+    "",
+  ].join("\n");
   var headers = '{\n  "Authorization": "Bearer <accessToken>"\n}';
 
   // The page's own origin: ws: next to http:, wss: next to https:.
@@ -80,6 +107,7 @@
       defaultTabs: [
         { query: example, headers: headers },
         { query: subscription, headers: headers },
+        { query: account, headers: headers },
       ],
       defaultQuery: example, // for a new tab
       defaultHeaders: headers,
