@@ -54,7 +54,8 @@ def _executable() -> str:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now (the embedded database's; the tests' too)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -102,7 +103,7 @@ class _Server:
     `data_dir`, its log goes there and, once it answers, its address too."""
 
     def __init__(self, storage: Path | str, data_dir: Path | None) -> None:
-        port = _free_port()
+        port = free_port()
         self.url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         self.data_dir = data_dir
         self.log_path = data_dir / LOG_FILE if data_dir else None

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from beanie import Document, PydanticObjectId
-from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from .errors import NotFound
+from .ids import object_id
 from .pagination import NEWEST_FIRST, Page, after_filter, check_first, encode_cursor
 
 
@@ -29,14 +28,6 @@ class OwnedDocument(Document):
 
 
 D = TypeVar("D", bound=OwnedDocument)
-
-
-def object_id(raw: str, not_found: str) -> ObjectId:
-    """An id from the client: a malformed one is NOT_FOUND, like an unknown one."""
-    try:
-        return ObjectId(raw)
-    except (InvalidId, TypeError):
-        raise NotFound(not_found) from None
 
 
 class Owned(Generic[D]):
@@ -51,7 +42,10 @@ class Owned(Generic[D]):
         return {**(where or {}), "owner_id": owner_id}
 
     def _one(self, owner_id: PydanticObjectId, raw_id: str) -> dict[str, Any]:
-        return self.scope(owner_id, {"_id": object_id(raw_id, self.not_found)})
+        oid = object_id(raw_id)
+        if oid is None:  # a malformed id is NOT_FOUND, like an unknown one
+            raise NotFound(self.not_found)
+        return self.scope(owner_id, {"_id": oid})
 
     async def create(self, owner_id: PydanticObjectId, **fields: Any) -> D:
         document = self.model(owner_id=owner_id, **fields)

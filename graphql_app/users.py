@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from typing import cast
 
 from beanie import PydanticObjectId
-from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from . import validation
 from .auth.passwords import hash_password
 from .errors import BadUserInput, NotFound
+from .ids import object_id
 from .models import Role, User
 from .pagination import NEWEST_FIRST, Page, after_filter, check_first, encode_cursor
 
@@ -40,10 +39,10 @@ async def create_user(
 
 
 def parse_id(raw: str) -> PydanticObjectId:
-    try:
-        return PydanticObjectId(ObjectId(raw))
-    except (InvalidId, TypeError):
-        raise NotFound("User not found") from None
+    user_id = object_id(raw)
+    if user_id is None:
+        raise NotFound("User not found")
+    return user_id
 
 
 async def get_by_username(username: str) -> User | None:

@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -28,7 +27,7 @@ from pymongo import AsyncMongoClient
 
 from graphql_app.app import create_app
 from graphql_app.database import make_client
-from graphql_app.embedded import embedded_database
+from graphql_app.embedded import embedded_database, free_port
 from graphql_app.models import DOCUMENT_MODELS
 from graphql_app.server import server_options
 from graphql_app.settings import Settings
@@ -97,13 +96,6 @@ async def _http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 Live = Callable[..., contextlib.AbstractAsyncContextManager[str]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def run_node(script: Path, *args: str) -> tuple[int, str]:

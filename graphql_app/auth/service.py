@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from beanie import PydanticObjectId
-from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from .. import users, validation
 from ..client_address import ClientInfo
 from ..errors import BadUserInput, DomainError, Forbidden, NotFound, Reason, Unauthenticated
+from ..ids import object_id
 from ..models import Role, User
 from ..security_events import Kind, SecurityLog
 from ..settings import Settings
@@ -291,10 +290,10 @@ def _revocation(principal: Principal, raw: Mapping[str, Any] | None) -> DomainEr
 
 
 def _object_id(sub: str) -> PydanticObjectId:
-    try:
-        return PydanticObjectId(ObjectId(sub))
-    except (InvalidId, TypeError):
-        raise Unauthenticated(Reason.TOKEN_INVALID) from None
+    user_id = object_id(sub)
+    if user_id is None:
+        raise Unauthenticated(Reason.TOKEN_INVALID)
+    return user_id
 
 
 def _user_id(user: User) -> PydanticObjectId:
