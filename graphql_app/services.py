@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .accounts import RESET_JOB, AccountService
 from .auth.keys import load_keyring
 from .auth.service import AuthService
 from .auth.tokens import TokenCodec
+from .mail.queue import MailQueue
+from .mail.transport import transport_for
+from .mail.worker import MailWorker
 from .settings import Settings
 
 
@@ -15,8 +19,22 @@ class Services:
     settings: Settings
     codec: TokenCodec
     auth: AuthService
+    mail: MailQueue
+    accounts: AccountService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         codec = TokenCodec(load_keyring(settings), settings.jwt_issuer, settings.jwt_audience)
-        return cls(settings, codec, AuthService(settings, codec))
+        auth, mail = AuthService(settings, codec), MailQueue()
+        return cls(settings, codec, auth, mail, AccountService(settings, auth, mail))
+
+    def mail_worker(self) -> MailWorker:
+        """This process's mail worker (started by the app's lifespan)."""
+        return MailWorker(
+            self.mail,
+            transport_for(self.settings),
+            self.settings.mail_from,
+            {RESET_JOB: self.accounts.prepare_reset},
+            retry_seconds=self.settings.mail_retry_seconds,
+            max_attempts=self.settings.mail_max_attempts,
+        )
