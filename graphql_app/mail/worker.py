@@ -60,8 +60,11 @@ class MailWorker:
                     pass
             except Exception:  # the database away for a while: keep the worker alive
                 log.exception("mail worker: the queue could not be read")
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
+            # cancellation that stops the worker when it coincides with the timeout.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.mail.wake.wait(), self.poll)
+                async with asyncio.timeout(self.poll):
+                    await self.mail.wake.wait()
 
     async def work_once(self) -> bool:
         """Handle one due entry; False when none is due."""
@@ -74,14 +77,25 @@ class MailWorker:
             if prepared is None:
                 return True
             entry = prepared
+        # In a task of its own: a worker stopped mid-send lets that send end and records
+        # it (so a restart does not send it again), and aiosmtplib cannot swallow the stop.
+        sending = asyncio.ensure_future(self.transport.deliver(compose(entry, self.sender)))
         try:
-            await self.transport.deliver(compose(entry, self.sender))
+            await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await sending
+                await self._sent(entry, token)
+            raise
         except Exception as exc:  # any failure to hand over is retried; the class is logged
             await self._failed(entry, token, type(exc).__name__)
             return True
+        await self._sent(entry, token)
+        return True
+
+    async def _sent(self, entry: OutgoingMail, token: str) -> None:
         await queue.finish(entry, token, "sent")
         log.info("mail sent", extra={"mail_id": str(entry.id), "attempts": entry.attempts})
-        return True
 
     async def _prepare(self, entry: OutgoingMail, token: str) -> OutgoingMail | None:
         """The job turned into its message, or None if it was dropped."""
