@@ -17,10 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from .api import media_types
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
 from .api.websocket import AuthenticatingTransportWSHandler
@@ -71,10 +73,35 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         """The response that resolvers may add cookies to (Strawberry's own deletes a header
-        it just made, which costs more than making none)."""
-        response = Response()
+        it just made, which costs more than making none), in the media type the client
+        prefers (406 before anything runs when it accepts neither; a GET without a query
+        is left to the GraphiQL page or its 404)."""
+        media_type = media_types.preferred(request.headers.get("accept"))
+        if media_type is None and not _asks_for_page(request):
+            raise HTTPException(406, media_types.NOT_ACCEPTABLE)
+        response = Response(media_type=media_type)
         response.status_code = None  # type: ignore[assignment]  # unset: Strawberry's 200
         response.raw_headers = []
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """Strawberry's, in the negotiated media type, with that type's status."""
+        media_type = sub_response.media_type or media_types.JSON
+        status = 200
+        body: object = response_data
+        if media_type == media_types.GRAPHQL_RESPONSE and isinstance(response_data, dict):
+            status, body = media_types.graphql_response(dict(response_data))
+        response = Response(
+            self.encode_json(body),
+            status_code=sub_response.status_code or status,
+            media_type=media_type,
+        )
+        response.raw_headers.extend(sub_response.raw_headers)
+        response.background = sub_response.background
         return response
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -107,6 +134,10 @@ class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = TextFrameWebSocketAdapter
 
 
+def _asks_for_page(request: Request | WebSocket) -> bool:
+    return request.scope.get("method") == "GET" and "query" not in request.query_params
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     services = Services.build(settings)
@@ -119,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if url is None:
                 data_dir = settings.data_dir
                 url = await stack.enter_async_context(embedded_database(data_dir / "db", data_dir))
-            client = make_client(url)
+            client = make_client(url, settings.db_timeout)
             stack.push_async_callback(client.close)
             await init_database(client, settings.mongodb_db)
             state["client"] = client
@@ -161,5 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.http_body_timeout
+    )
     return app

@@ -86,3 +86,17 @@ class RateLimited(DomainError):
     @property
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class ServiceUnavailable(DomainError):
+    """The database did not answer in time (down, frozen, unreachable): retry shortly."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Service temporarily unavailable, try again shortly")
+        self.retry_after = retry_after
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfter": self.retry_after}

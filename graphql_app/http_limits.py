@@ -1,7 +1,9 @@
-"""ASGI middleware that refuses oversized bodies (413) without reading them whole."""
+"""ASGI middleware that refuses oversized bodies (413) without reading them whole, and
+bodies not received within HTTP_BODY_TIMEOUT (408, then the socket is closed)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,10 +13,15 @@ def error_body(message: str, code: str) -> bytes:
     return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -22,24 +29,20 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(send, 413, self._too_large())
             return
-        # Chunked or lying bodies: count as they arrive, stop at the limit.
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            message = f"Request body not received within {self.timeout:g} seconds"
+            await self._refuse(send, 408, error_body(message, "BAD_REQUEST"))
+            return
+        except _TooLarge:
+            await self._refuse(send, 413, self._too_large())
+            return
+        if body is None:  # the client went away: nobody to answer
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -51,12 +54,32 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = error_body(f"Request body exceeds {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, counted as it arrives (chunked or lying bodies stop at the limit);
+        None if the client disconnects first."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    def _too_large(self) -> bytes:
+        return error_body(f"Request body exceeds {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+
+    async def _refuse(self, send: Send, status: int, body: bytes) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

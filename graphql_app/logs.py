@@ -7,8 +7,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-# Attributes a LogRecord always has; anything else was passed with `extra=` and is kept.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Attributes a LogRecord always has; anything else was passed with `extra=` and is kept, but
+# uvicorn's `color_message` (its message again, with terminal colour codes).
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

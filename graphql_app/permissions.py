@@ -61,7 +61,9 @@ class RequiresRecentAuth(BasePermission):
     async def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
         principal = await info.context.require_principal()
         max_age = self.max_age or info.context.services.settings.reauth_max_age
-        if time.time() - principal.claims.auth_time > max_age:
+        # Whole seconds on both sides (auth_time is one): a proof is never judged older than
+        # it is because its fraction of a second was dropped.
+        if int(time.time()) - principal.claims.auth_time > max_age:
             raise ReauthenticationRequired(max_age)
         return True
 

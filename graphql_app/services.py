@@ -9,7 +9,7 @@ from .auth.keys import load_keyring
 from .auth.service import AuthService
 from .auth.tokens import TokenCodec
 from .mail.queue import MailQueue
-from .mail.transport import transport_for
+from .mail.transport import Transport, transport_for
 from .mail.worker import MailWorker
 from .settings import Settings
 
@@ -21,18 +21,20 @@ class Services:
     auth: AuthService
     mail: MailQueue
     accounts: AccountService
+    transport: Transport
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         codec = TokenCodec(load_keyring(settings), settings.jwt_issuer, settings.jwt_audience)
         auth, mail = AuthService(settings, codec), MailQueue()
-        return cls(settings, codec, auth, mail, AccountService(settings, auth, mail))
+        accounts = AccountService(settings, auth, mail)
+        return cls(settings, codec, auth, mail, accounts, transport_for(settings))
 
     def mail_worker(self) -> MailWorker:
         """This process's mail worker (started by the app's lifespan)."""
         return MailWorker(
             self.mail,
-            transport_for(self.settings),
+            self.transport,
             self.settings.mail_from,
             {RESET_JOB: self.accounts.prepare_reset},
             retry_seconds=self.settings.mail_retry_seconds,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Algorithm = Literal["HS256", "RS256", "ES256", "EdDSA"]
 MIN_SECRET_BYTES = 32
@@ -23,6 +25,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "graphql_app"
     data_dir: Path = Path(".data")
+    # Seconds: the budget of one query or mutation (all its database work), and the limit of
+    # any other single database operation (subscriptions, start-up, command line).
+    request_timeout: float = Field(default=10.0, gt=0)
+    db_timeout: float = Field(default=5.0, gt=0)
 
     jwt_secret: SecretStr | None = None
     # Older HS256 secrets, comma-separated: they still verify, never sign (key rotation).
@@ -50,11 +56,22 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=15, ge=0)
     max_query_tokens: int = Field(default=2000, ge=1)
     allow_batching: bool = False
+    max_query_cost: int = Field(default=5000, ge=1)
+    heavy_query_cost: int = Field(default=1000, ge=0)
+    heavy_query_concurrency: int = Field(default=1, ge=1)
+    heavy_query_wait: float = Field(default=10.0, gt=0)
 
     refresh_cookie: bool = False
     cookie_secure: bool = True
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    # Seconds a client may take to send a request head / a whole body, and may stay idle
+    # between requests; sockets open at once per worker (see graphql_app/server.py).
+    http_header_timeout: float = Field(default=10, gt=0)
+    http_body_timeout: float = Field(default=30, gt=0)
+    http_keepalive_timeout: float = Field(default=5, gt=0)
+    max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
     # Mail (accounts): unset SMTP_URL writes messages to the outbox directory instead.
@@ -68,6 +85,18 @@ class Settings(BaseSettings):
     password_reset_max_per_email: int = Field(default=3, ge=1)  # messages per address, hour
     mail_retry_seconds: float = Field(default=30.0, gt=0)  # first retry; doubles each time
     mail_max_attempts: int = Field(default=10, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secret_files = _SecretFiles(settings_cls)
+        return init_settings, env_settings, secret_files, dotenv_settings, file_secret_settings
 
     @property
     def is_production(self) -> bool:
@@ -106,22 +135,55 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
+        """Every missing production setting at once, so one restart fixes them all."""
         if not self.is_production:
             return self
+        problems = []
         if not self.mongodb_url:
-            raise ConfigError("MONGODB_URL is required when APP_ENV=production")
+            problems.append("MONGODB_URL is required")
         if self.jwt_algorithm == "HS256":
             secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
             if len(secret.encode()) < MIN_SECRET_BYTES:
-                raise ConfigError(
-                    f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "
-                    "when APP_ENV=production"
-                )
+                problems.append(f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes")
         elif self.jwt_private_key_file is None:
-            raise ConfigError(
-                f"JWT_PRIVATE_KEY_FILE is required for JWT_ALGORITHM={self.jwt_algorithm}"
-            )
+            problems.append(f"JWT_PRIVATE_KEY_FILE is required for {self.jwt_algorithm}")
+        if problems:
+            raise ConfigError(f"APP_ENV=production: {'; '.join(problems)}")
         return self
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`<NAME>_FILE` for every secret setting (the Docker secrets convention): the value is
+    the file's content, its trailing newline stripped. Secret settings are the `SecretStr`
+    ones and MONGODB_URL (it may carry a password)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {name.lower(): value for name, value in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name in _secret_settings(self.settings_cls):
+            path = environ.get(f"{name}_file")
+            if path is None:
+                continue
+            variable = name.upper()
+            if name in environ:
+                raise ConfigError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text().rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ConfigError(f"{variable}_FILE: cannot read {path}: {reason}") from None
+        return values
+
+
+def _secret_settings(settings_cls: type[BaseSettings]) -> list[str]:
+    return [
+        name
+        for name, field in settings_cls.model_fields.items()
+        if name == "mongodb_url" or SecretStr in (field.annotation, *get_args(field.annotation))
+    ]
 
 
 def _split(raw: str) -> list[str]:

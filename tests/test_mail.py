@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult
 
+from graphql_app.app import create_app
 from graphql_app.database import init_database, make_client
 from graphql_app.mail import queue
 from graphql_app.mail.queue import Letter, MailQueue
+from graphql_app.mail.transport import SmtpTransport, transport_for
 from graphql_app.models import OutgoingMail
+from graphql_app.settings import ConfigError, Settings
 
 from .conftest import AppRunner, free_port
 from .factories import PASSWORD, GraphQLClient
@@ -263,3 +266,27 @@ async def test_a_message_body_is_plain_text_with_the_link(
     assert message["From"] == "Todo App <todo@example.com>"
     assert "alice" in body(message)
     assert "expires in 24 hours" in body(message)
+
+
+def test_the_smtp_url_is_a_secret_readable_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "smtp_url"
+    secret.write_text("smtp://mailer:s3cret@mail.example.com:587\n")
+    monkeypatch.setenv("SMTP_URL_FILE", str(secret))
+    settings = Settings(jwt_secret="x" * 32, data_dir=tmp_path)
+    assert settings.smtp_url is not None
+    assert settings.smtp_url.get_secret_value() == "smtp://mailer:s3cret@mail.example.com:587"
+    assert "s3cret" not in repr(settings)
+    transport = transport_for(settings)
+    assert isinstance(transport, SmtpTransport)
+    assert (transport.host, transport.port, transport.username) == (
+        "mail.example.com",
+        587,
+        "mailer",
+    )
+
+
+def test_a_malformed_smtp_url_stops_the_start(settings_factory: Any) -> None:
+    with pytest.raises(ConfigError, match="SMTP_URL must be"):
+        create_app(settings_factory(smtp_url="http://mail.example.com"))

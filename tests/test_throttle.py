@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
+
+from .conftest import TEST_SECRET, serve, serve_env
 from .factories import PASSWORD, GraphQLClient
 
 
@@ -61,9 +65,29 @@ async def test_per_address_ceiling_across_usernames(run_app: Any) -> None:
         assert result.codes == ["RATE_LIMITED"]
 
 
-async def test_counters_are_shared_between_app_instances(run_app: Any) -> None:
-    settings = {"login_max_failures": 3, "login_window_seconds": 60}
-    async with run_app(**settings) as first, run_app(**settings) as second:
+async def test_counters_are_shared_between_server_processes(
+    tmp_path: Path, mongodb_url: str, db_name: str
+) -> None:
+    """Two `graphql-app serve` processes on one database: only state kept in MongoDB (not in
+    a process) can lock alice out after failures spread over both."""
+    settings = {
+        "MONGODB_URL": mongodb_url,
+        "MONGODB_DB": db_name,
+        "JWT_SECRET": TEST_SECRET,
+        "LOGIN_MAX_FAILURES": "3",
+        "LOGIN_WINDOW_SECONDS": "60",
+    }
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    first_env, second_env = serve_env(first_dir, **settings), serve_env(second_dir, **settings)
+    async with (
+        serve(first_env) as (_, first_url),
+        serve(second_env) as (_, second_url),
+        httpx.AsyncClient(base_url=first_url) as first_http,
+        httpx.AsyncClient(base_url=second_url) as second_http,
+    ):
+        first, second = GraphQLClient(first_http), GraphQLClient(second_http)
         await first.register("alice")
         await _fail(first, times=2)
         await _fail(second, times=1)

@@ -58,7 +58,7 @@ async def login(client: GraphQLClient, otp: str | None, name: str = "alice") -> 
 
 
 async def test_setup_gives_a_secret_and_an_otpauth_uri_for_authenticator_apps(
-    client: GraphQLClient,
+    client: GraphQLClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = (await client.register("alice"))["accessToken"]
     setup = (await client.execute(BEGIN, token=token)).data["beginTotpSetup"]
@@ -71,6 +71,7 @@ async def test_setup_gives_a_secret_and_an_otpauth_uri_for_authenticator_apps(
     # Pending until confirmed: login still needs no code.
     assert (await client.execute(ME, token=token)).data["me"]["totpEnabled"] is False
     assert (await client.login("alice")).errors == []
+    assert setup["secret"] not in caplog.text + "".join(str(r.__dict__) for r in caplog.records)
 
 
 async def test_confirming_turns_two_factor_on_with_ten_single_use_recovery_codes(

@@ -1,22 +1,49 @@
 """The one place where errors get their `extensions.code`.
 
 Domain exceptions carry their code; errors Strawberry raised with extensions keep them;
-parse and validation failures get GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED; anything
-else is an unexpected failure: logged in full with a request id, answered with
-"Internal server error" and that id only.
+parse failures get GRAPHQL_PARSE_FAILED, every validation rule's failure
+GRAPHQL_VALIDATION_FAILED (as validation ends, see `validation_failures`), a variable that
+fails coercion BAD_USER_INPUT with a message that never holds its value; anything else is an
+unexpected failure: logged in full with a request id, answered with "Internal server error"
+and that id only.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from ..database import unavailable
 from ..errors import DomainError
+from .input_errors import variable_message
 
 log = logging.getLogger("graphql_app.errors")
+
+# The parts of graphql-core's syntax errors that quote the document: a string or number
+# token ("found String '<value>'."), an escape sequence, a number it suggests.
+_QUOTED_IN_SYNTAX_ERROR = (
+    (re.compile(r"((?:found|Unexpected) (?:Block)?(?:String|Int|Float)) '.*'\.$", re.S), r"\1."),
+    (re.compile(r"(escape sequence): '.*'\.$", re.S), r"\1."),
+    (re.compile(r", did you mean '[\d.]*'\?$"), "."),
+)
+
+
+def validation_failures(errors: list[GraphQLError], hide_suggestions: bool) -> list[GraphQLError]:
+    """Every validation failure as GRAPHQL_VALIDATION_FAILED (a rule's own extensions kept).
+    With `hide_suggestions`, any "Did you mean" is cut too: graphql-core's ScalarLeafsRule
+    suggests without asking."""
+    return [
+        _with(
+            error,
+            error.message.split(" Did you mean", 1)[0] if hide_suggestions else error.message,
+            {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+        for error in errors
+    ]
 
 
 def shape_errors(execution_context: ExecutionContext) -> None:
@@ -29,18 +56,20 @@ def shape_errors(execution_context: ExecutionContext) -> None:
 
 
 def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: bool) -> GraphQLError:
-    original = error.original_error
+    original = unavailable(error.original_error) or error.original_error
     if isinstance(original, DomainError):
         return _with(error, original.message, original.extensions)
     if error.extensions and "code" in error.extensions:
         return error
-    if original is None:
-        if not parsed:
-            return _with(error, error.message, {"code": "GRAPHQL_PARSE_FAILED"})
-        if error.path is None:
-            variable = error.message.startswith("Variable ")
-            code = "BAD_USER_INPUT" if variable else "GRAPHQL_VALIDATION_FAILED"
-            return _with(error, error.message, {"code": code})
+    if original is None and not parsed:
+        return _with(error, _syntax_message(error.message), {"code": "GRAPHQL_PARSE_FAILED"})
+    variable = variable_message(error, execution_context.schema._schema)
+    if variable is not None:
+        return _with(error, variable, {"code": "BAD_USER_INPUT"})
+    if original is None and error.path is None:  # a request error as execution starts
+        coercion = error.message.startswith("Too many errors processing variables")
+        code = "BAD_USER_INPUT" if coercion else "GRAPHQL_VALIDATION_FAILED"
+        return _with(error, error.message, {"code": code})
     context = execution_context.context
     request_id = getattr(context, "request_id", None) or uuid.uuid4().hex
     log.error(
@@ -56,6 +85,12 @@ def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: boo
         "Internal server error",
         {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+def _syntax_message(message: str) -> str:
+    for pattern, replacement in _QUOTED_IN_SYNTAX_ERROR:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:

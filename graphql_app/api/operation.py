@@ -14,14 +14,30 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from .error_codes import shape_errors
+from ..database import request_budget
+from .error_codes import shape_errors, validation_failures
 from .request_log import log_operation
 
 CACHE_SIZE = 512  # distinct query texts kept parsed and validated
+
+
+def validate_document(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> list[GraphQLError]:
+    """Strawberry's validation (its own two rules added), with graphql-core's option to leave
+    suggestions out, and the failures shaped once (GRAPHQL_VALIDATION_FAILED)."""
+    rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    return validation_failures(errors, hide_suggestions)
+
 
 # Module-level caches shared by every request. Validation keys on the parsed document
 # (identical for a cached text), the schema and the rule classes, which are built once.
@@ -30,17 +46,33 @@ cached_validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
 
 
 class Operation(SchemaExtension):
-    def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+    def __init__(
+        self,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        *,
+        budget: float,
+        hide_suggestions: bool = False,
+    ) -> None:
         """`rules`: the complete validation rule set (graphql-core's and the limits'), built
-        once, so no request assembles it again."""
+        once, so no request assembles it again. `budget`: REQUEST_TIMEOUT.
+        `hide_suggestions`: no "Did you mean" in validation messages (production: they would
+        reveal the schema)."""
         self.max_tokens = max_tokens
         self.rules = rules
+        self.budget = budget
+        self.hide_suggestions = hide_suggestions
 
     @classmethod
     def factory(
-        cls, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]
+        cls,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        *,
+        budget: float,
+        hide_suggestions: bool = False,
     ) -> Callable[[], Operation]:
-        return lambda: cls(max_tokens, rules)
+        return lambda: cls(max_tokens, rules, budget=budget, hide_suggestions=hide_suggestions)
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -50,6 +82,12 @@ class Operation(SchemaExtension):
         yield
         shape_errors(context)
         log_operation(context, started)
+
+    def on_execute(self) -> Iterator[None]:
+        """All the database work of a query or mutation shares one deadline. Here rather than
+        in `on_operation`, which spans a whole subscription's life."""
+        with request_budget(self.budget):
+            yield
 
     def on_parse(self) -> Iterator[None]:
         """Parse through the cache; a syntax error (never cached) is left to Strawberry's own
@@ -66,6 +104,6 @@ class Operation(SchemaExtension):
         document = context.graphql_document
         if document is not None:
             context.pre_execution_errors = cached_validate(
-                context.schema._schema, document, context.validation_rules
+                context.schema._schema, document, context.validation_rules, self.hide_suggestions
             )
         yield

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..settings import Settings
+from .cost import CostBook, cost_rule
 from .execution import PlainScalarExecutor, mark_plain_scalars
+from .heavy_lane import HeavyLane
+from .input_errors import specified_rules
 from .mutations import Mutation
 from .operation import Operation
 from .queries import Query
@@ -28,12 +31,14 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
+    costs = CostBook()  # shared by the cost rule and the heavy-query lane
     # The limiters' rule classes are built once: the validation cache keys on the rule
     # classes, and a limiter constructed per request makes new ones each time.
     rules = [
         *specified_rules,
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        cost_rule(settings.max_query_cost, costs),
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
@@ -45,7 +50,20 @@ def build_schema(settings: Settings | None = None) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[Operation.factory(settings.max_query_tokens, tuple(rules))],
+        extensions=[
+            Operation.factory(
+                settings.max_query_tokens,
+                tuple(rules),
+                budget=settings.request_timeout,
+                hide_suggestions=not settings.introspection_enabled,
+            ),
+            HeavyLane(
+                costs,
+                settings.heavy_query_cost,
+                settings.heavy_query_concurrency,
+                settings.heavy_query_wait,
+            ).factory(),
+        ],
         config=config,
         execution_context_class=PlainScalarExecutor,
     )

@@ -75,12 +75,22 @@ class Todo:
     updated_at: datetime
     owner_id: strawberry.Private[PydanticObjectId]
 
-    @strawberry.field
-    async def owner(self, info: Info[Context, None]) -> User:
-        user = await info.context.user_loader.load(self.owner_id)
-        if user is None:
-            raise NotFound("Owner not found")
-        return User.from_model(user)
+    @strawberry.field(graphql_type=User)  # type: ignore[untyped-decorator]  # strawberry's overload with arguments returns Any
+    def owner(self, info: Info[Context, None]) -> User | Awaitable[User]:
+        """Synchronous when the owner is already loaded (the caller always is): a page of
+        100 todos then schedules no task per owner (a fifth or more of such a page's CPU)."""
+        loaded = info.context.user_loader.cache_map.get(self.owner_id)
+        if (
+            loaded is not None
+            and loaded.done()
+            and not loaded.cancelled()
+            and not loaded.exception()
+        ):
+            return _owner(loaded.result())
+        return self._load_owner(info)
+
+    async def _load_owner(self, info: Info[Context, None]) -> User:
+        return _owner(await info.context.user_loader.load(self.owner_id))
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Todo:
@@ -97,6 +107,12 @@ class Todo:
     @classmethod
     def from_model(cls, todo: models.Todo) -> Todo:
         return cls.from_document(todo.model_dump(by_alias=True))
+
+
+def _owner(user: models.User | None) -> User:
+    if user is None:
+        raise NotFound("Owner not found")
+    return User.from_model(user)
 
 
 @strawberry.type
