@@ -1,7 +1,7 @@
 """The token lifecycle: register, login (with its second factor), refresh, reauthenticate,
 logout, logoutAll, changePassword, resetPassword, sessions, and the authentication of a
-request. Each step that changes an
-account records a security event. Knows nothing of GraphQL or HTTP."""
+request. Each step that changes an account records a security event. Knows nothing of
+GraphQL or HTTP."""
 
 from __future__ import annotations
 
