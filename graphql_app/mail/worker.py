@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 Prepare = Callable[[dict[str, Any]], Awaitable[tuple[Letter, PydanticObjectId] | None]]
 MAX_DELAY = 3600.0  # seconds: backoff stops doubling here
 LEASE = 120.0  # seconds a claim lasts; longer than an SMTP attempt may take
+STOP_WAIT = 10.0  # seconds a stopping worker may take to finish the message in hand
 POLL = 1.0  # seconds between looks at the queue for other processes' messages and retries
 
 
@@ -51,20 +52,26 @@ class MailWorker:
         self.max_attempts = max_attempts
         self.lease = lease
         self.poll = min(POLL, retry_seconds)
+        self.stopping = False
 
     async def run(self) -> None:
-        while True:
+        """Until `stop`: a flag rather than cancellation alone, because the drivers may turn
+        a cancellation in the middle of their I/O into an ordinary error (PyMongo does)."""
+        while not self.stopping:
             self.mail.wake.clear()
             try:
-                while await self.work_once():
+                while not self.stopping and await self.work_once():
                     pass
             except Exception:  # the database away for a while: keep the worker alive
                 log.exception("mail worker: the queue could not be read")
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
-            # cancellation that stops the worker when it coincides with the timeout.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll):
                     await self.mail.wake.wait()
+
+    def stop(self) -> None:
+        """Finish the message in hand, then return from `run`."""
+        self.stopping = True
+        self.mail.wake.set()
 
     async def work_once(self) -> bool:
         """Handle one due entry; False when none is due."""
@@ -77,16 +84,8 @@ class MailWorker:
             if prepared is None:
                 return True
             entry = prepared
-        # In a task of its own: a worker stopped mid-send lets that send end and records
-        # it (so a restart does not send it again), and aiosmtplib cannot swallow the stop.
-        sending = asyncio.ensure_future(self.transport.deliver(compose(entry, self.sender)))
         try:
-            await asyncio.shield(sending)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await sending
-                await self._sent(entry, token)
-            raise
+            await self.transport.deliver(compose(entry, self.sender))
         except Exception as exc:  # any failure to hand over is retried; the class is logged
             await self._failed(entry, token, type(exc).__name__)
             return True
@@ -122,11 +121,18 @@ class MailWorker:
 
 @contextlib.asynccontextmanager
 async def running(worker: MailWorker) -> AsyncIterator[None]:
-    """Run the worker for the app's lifetime."""
+    """Run the worker for the app's lifetime. At the end it may finish the message in hand
+    (STOP_WAIT seconds at most, then it is cancelled: that message is sent again after its
+    lease)."""
     task = asyncio.create_task(worker.run(), name="mail-worker")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        worker.stop()
+        try:
+            async with asyncio.timeout(STOP_WAIT):
+                await asyncio.shield(task)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
