@@ -370,3 +370,27 @@ async def test_the_last_admin_cannot_delete_their_account(client: GraphQLClient)
 
 def _oid(raw: str) -> ObjectId:
     return ObjectId(raw)
+
+
+async def test_deleting_an_account_cancels_its_queued_mail(
+    run_app: AppRunner, mongo: AsyncMongoClient[dict[str, Any]], db_name: str
+) -> None:
+    down = {"smtp_url": f"smtp://127.0.0.1:{free_port()}", "mail_retry_seconds": 60}
+    async with run_app(**down) as client:
+        alice = await register(client, "alice", "alice@example.com")
+        queued = {"user_id": _oid(alice["user"]["id"])}
+
+        async def waiting() -> bool:  # tried once, now waiting for its retry
+            return (
+                await mongo[db_name].mail_queue.count_documents(
+                    {**queued, "last_error": {"$ne": None}}
+                )
+                == 1
+            )
+
+        async with asyncio.timeout(10):
+            while not await waiting():  # noqa: ASYNC110  # a queue row, no event to wait on
+                await asyncio.sleep(0.05)
+        done = await client.execute(DELETE, {"p": PASSWORD}, token=alice["accessToken"])
+        assert done.data == {"deleteAccount": True}
+        assert await mongo[db_name].mail_queue.count_documents(queued) == 0

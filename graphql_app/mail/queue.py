@@ -45,9 +45,10 @@ class MailQueue:
         self.wake.set()
 
     async def cancel_for(self, user_id: PydanticObjectId) -> None:
-        """Drop the user's messages no worker holds (a claimed one may still go)."""
+        """Drop the user's messages no live worker holds (one being sent may still go)."""
+        unheld = [{"claim": None}, {"available_at": {"$lte": utcnow()}}]
         await OutgoingMail.get_pymongo_collection().delete_many(
-            {"user_id": user_id, "state": "pending", "claim": None}
+            {"user_id": user_id, "state": "pending", "$or": unheld}
         )
 
 

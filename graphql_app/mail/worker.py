@@ -89,12 +89,9 @@ class MailWorker:
         except Exception as exc:  # any failure to hand over is retried; the class is logged
             await self._failed(entry, token, type(exc).__name__)
             return True
-        await self._sent(entry, token)
-        return True
-
-    async def _sent(self, entry: OutgoingMail, token: str) -> None:
         await queue.finish(entry, token, "sent")
         log.info("mail sent", extra={"mail_id": str(entry.id), "attempts": entry.attempts})
+        return True
 
     async def _prepare(self, entry: OutgoingMail, token: str) -> OutgoingMail | None:
         """The job turned into its message, or None if it was dropped."""
