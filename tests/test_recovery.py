@@ -147,6 +147,15 @@ async def test_verification_refusals(client: GraphQLClient) -> None:
     assert unknown.codes == ["BAD_USER_INPUT"]
 
 
+async def test_verification_requests_are_limited_per_user(client: GraphQLClient) -> None:
+    token = (await register(client, "alice", "alice@example.com"))["accessToken"]
+    for _ in range(5):
+        assert (await client.execute(REQUEST_VERIFICATION, token=token)).errors == []
+    limited = await client.execute(REQUEST_VERIFICATION, token=token)
+    assert limited.codes == ["RATE_LIMITED"]
+    assert limited.errors[0]["extensions"]["retryAfter"] > 0
+
+
 async def test_an_expired_verification_link_is_refused(
     app: tuple[GraphQLClient, MailServer],
 ) -> None:
