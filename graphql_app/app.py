@@ -22,6 +22,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from . import metrics, tracing
 from .api import media_types
 from .api.graphiql import render_graphiql, static_files
 from .api.schema import build_schema
@@ -77,7 +78,8 @@ class GraphQLApp(GraphQL[Context, None]):
         prefers (406 before anything runs when it accepts neither; a GET without a query
         is left to the GraphiQL page or its 404)."""
         media_type = media_types.preferred(request.headers.get("accept"))
-        if media_type is None and not _asks_for_page(request):
+        asks_for_page = _asks_for_page(request.scope.get("method"), request.query_params)
+        if media_type is None and not asks_for_page:
             raise HTTPException(406, media_types.NOT_ACCEPTABLE)
         response = Response(media_type=media_type)
         response.status_code = None  # type: ignore[assignment]  # unset: Strawberry's 200
@@ -130,12 +132,17 @@ class GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Any:
         return render_graphiql(request)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a persisted query sent by GET (no `query`, its hash in `extensions`)."""
+        page = _asks_for_page(request.method, request.query_params)
+        return page and super().should_render_graphql_ide(request)
+
     graphql_transport_ws_handler_class = AuthenticatingTransportWSHandler
     websocket_adapter_class = TextFrameWebSocketAdapter
 
 
-def _asks_for_page(request: Request | WebSocket) -> bool:
-    return request.scope.get("method") == "GET" and "query" not in request.query_params
+def _asks_for_page(method: str | None, params: Mapping[str, str]) -> bool:
+    return method == "GET" and "query" not in params and "extensions" not in params
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -153,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client = make_client(url, settings.db_timeout)
             stack.push_async_callback(client.close)
             await init_database(client, settings.mongodb_db)
+            await stack.enter_async_context(services.events.running(url))
             state["client"] = client
             await stack.enter_async_context(running(services.mail_worker()))
             yield
@@ -168,6 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes += [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
     if settings.graphiql_enabled:
         app.mount("/static", static_files(), name="static")
+    if settings.metrics:
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        app.router.routes.append(Route("/metrics", metrics.endpoint(token), methods=["GET"]))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -195,4 +206,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.http_body_timeout
     )
+    tracing.instrument(app)  # last: the outermost middleware
     return app

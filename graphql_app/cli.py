@@ -1,4 +1,4 @@
-"""`graphql-app serve | create-user | unlock | export-schema`.
+"""`graphql-app serve | create-user | unlock | export-schema | export-manifest`.
 
 Every refusal is one line on stderr and exit code 1 (2 for a usage error), never a
 traceback.
@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import getpass
 import importlib.metadata
 import logging
 import logging.config
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -115,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
 
     export = command("export-schema", "Print the GraphQL schema (SDL).", None)
     export.set_defaults(run=_export_schema)
+
+    manifest = command(
+        "export-manifest",
+        "Print the persisted-query manifest of the operations in DIRECTORY (Apollo's format).",
+        None,
+    )
+    manifest.add_argument(
+        "directory", nargs="?", default="schema/operations", type=Path, metavar="DIRECTORY"
+    )
+    manifest.set_defaults(run=_export_manifest)
     return parser
 
 
@@ -136,10 +150,14 @@ def _config_message(exc: Exception) -> str:
 
 
 def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .api.schema import build_schema
     from .auth.keys import load_keyring
     from .embedded import embedded_database_sync
 
     load_keyring(settings)  # refuse to start on a bad key before anything starts
+    if settings.metrics and args.workers > 1:
+        _metrics_directory()
+    build_schema(settings)  # ... and on a persisted-query manifest that does not validate
     if settings.mongodb_url is not None:
         asyncio.run(_require_database(settings.mongodb_url))
         _print_banner(settings, args, f"MongoDB at {_database_hosts(settings.mongodb_url)}")
@@ -291,4 +309,22 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from .api.schema import build_schema
 
     print(build_schema(settings).as_str())
+    return 0
+
+
+def _metrics_directory() -> None:
+    """Workers sum their metrics through the files of one directory (prometheus-client's
+    multiprocess mode), a fresh one unless PROMETHEUS_MULTIPROC_DIR names it; set before
+    anything imports prometheus-client, removed at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="graphql-app-metrics-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def _export_manifest(_: Settings, args: argparse.Namespace) -> int:
+    from .api.manifest import manifest, render
+
+    print(render(manifest(args.directory.glob("*.graphql"))))
     return 0

@@ -76,6 +76,12 @@ class NotFound(DomainError):
     code = "NOT_FOUND"
 
 
+class SubscriptionOverflow(DomainError):
+    """A subscriber fell too far behind its events; it was ended rather than left to grow."""
+
+    code = "SUBSCRIPTION_OVERFLOW"
+
+
 class RateLimited(DomainError):
     code = "RATE_LIMITED"
 

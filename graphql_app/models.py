@@ -135,19 +135,33 @@ class LoginFailures(Document):
 
 
 class TodoEvent(Document):
-    """A change to a todo, for subscribers on any worker (read by change stream or polling)."""
+    """A change to a todo, for subscribers on any worker (read by change stream or polling).
+
+    `seq` comes from `EventCounter`, so pollers read events in one order across processes.
+    """
 
     owner_id: PydanticObjectId
     kind: str  # CREATED, UPDATED, DELETED
     todo: dict[str, Any]  # the todo after the change (before it, for DELETED)
+    seq: int
     at: datetime = Field(default_factory=utcnow)
 
     class Settings:
         name = "todo_events"
         indexes = [
-            IndexModel([("owner_id", ASCENDING), ("_id", ASCENDING)], name="owner_order"),
+            IndexModel([("seq", ASCENDING)], name="seq_order"),
             IndexModel([("at", ASCENDING)], expireAfterSeconds=3600, name="ttl"),
         ]
+
+
+class EventCounter(Document):
+    """The last sequence number handed out to a todo event (one document, `_id` "todo_events")."""
+
+    id: str  # type: ignore[assignment]  # a fixed name rather than an ObjectId
+    value: int = 0
+
+    class Settings:
+        name = "counters"
 
 
 class SecurityEvent(OwnedDocument):
@@ -227,6 +241,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Todo,
     LoginFailures,
     TodoEvent,
+    EventCounter,
     SecurityEvent,
     EmailToken,
     OutgoingMail,

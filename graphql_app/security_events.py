@@ -9,6 +9,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from . import metrics
 from .client_address import ClientInfo
 from .models import SecurityEvent, utcnow
 from .owned import Owned
@@ -50,6 +51,8 @@ class SecurityLog:
         client: ClientInfo | None,
         session_id: str | None = None,
     ) -> None:
+        if kind is Kind.REFRESH_REUSE_DETECTED:
+            metrics.REFRESH_REUSE.inc()
         now = utcnow()
         await store.create(
             user_id,

@@ -8,6 +8,7 @@ from .accounts import RESET_JOB, AccountService
 from .auth.keys import load_keyring
 from .auth.service import AuthService
 from .auth.tokens import TokenCodec
+from .events import EventHub
 from .mail.queue import MailQueue
 from .mail.transport import Transport, transport_for
 from .mail.worker import MailWorker
@@ -19,6 +20,7 @@ class Services:
     settings: Settings
     codec: TokenCodec
     auth: AuthService
+    events: EventHub  # this process's todo-event watcher and subscribers
     mail: MailQueue
     accounts: AccountService
     transport: Transport
@@ -27,8 +29,15 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         codec = TokenCodec(load_keyring(settings), settings.jwt_issuer, settings.jwt_audience)
         auth, mail = AuthService(settings, codec), MailQueue()
-        accounts = AccountService(settings, auth, mail)
-        return cls(settings, codec, auth, mail, accounts, transport_for(settings))
+        return cls(
+            settings,
+            codec,
+            auth,
+            EventHub(auth.recheck_many, settings.events_polling, settings.db_timeout),
+            mail,
+            AccountService(settings, auth, mail),
+            transport_for(settings),
+        )
 
     def mail_worker(self) -> MailWorker:
         """This process's mail worker (started by the app's lifespan)."""

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     heavy_query_cost: int = Field(default=1000, ge=0)
     heavy_query_concurrency: int = Field(default=1, ge=1)
     heavy_query_wait: float = Field(default=10.0, gt=0)
+    persisted_documents: Path | None = None
+    trusted_documents_only: bool = False
+    apq: bool = True
+    metrics: bool = False
+    metrics_token: SecretStr | None = None
 
     refresh_cookie: bool = False
     cookie_secure: bool = True
@@ -85,6 +90,13 @@ class Settings(BaseSettings):
     password_reset_max_per_email: int = Field(default=3, ge=1)  # messages per address, hour
     mail_retry_seconds: float = Field(default=30.0, gt=0)  # first retry; doubles each time
     mail_max_attempts: int = Field(default=10, ge=1)
+
+    # Poll the event sequence even where MongoDB offers change streams.
+    events_polling: bool = False
+    max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    # In each process. Every event is executed and sent once per subscription (about 0.26 ms
+    # each, measured), so this bounds what one user's mutation can cost the process.
+    max_subscriptions_per_user: int = Field(default=100, ge=1)
 
     @classmethod
     def settings_customise_sources(

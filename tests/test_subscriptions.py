@@ -5,8 +5,10 @@ carried between app instances through MongoDB."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,8 +17,11 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from graphql_app import users
+from graphql_app.models import Role
+
 from .conftest import Live
-from .factories import GraphQLClient
+from .factories import PASSWORD, GraphQLClient
 
 SUBSCRIBE = "subscription { todoChanged { kind todo { id title done } } }"
 
@@ -127,6 +132,37 @@ async def test_logout_ends_the_stream(live_server: Live) -> None:
             assert (await _next(ws))["type"] == "complete"
 
 
+async def test_logout_all_ends_every_stream(live_server: Live) -> None:
+    async with live_server() as address, _http(address) as client:
+        token = (await client.register("alice"))["accessToken"]
+        async with _socket(address) as one, _socket(address) as two:
+            await _subscribe(one, token)
+            await _subscribe(two, token)
+            assert (await client.execute("mutation { logoutAll }", token=token)).data
+            for ws in (one, two):
+                ended = await _next(ws, wait=3)
+                assert ended["payload"]["errors"][0]["extensions"]["reason"] == "TOKEN_REVOKED"
+                assert (await _next(ws))["type"] == "complete"
+
+
+async def test_a_role_change_ends_the_stream(live_server: Live) -> None:
+    async with live_server() as address, _http(address) as client:
+        alice = await client.register("alice")
+        await users.create_user("root", PASSWORD, 4, [Role.ADMIN])
+        root = (await client.login("root")).data["login"]["accessToken"]
+        async with _socket(address) as ws:
+            await _subscribe(ws, alice["accessToken"])
+            granted = await client.execute(
+                "mutation($id: ID!) { setUserRoles(userId: $id, roles: [USER, ADMIN]) { id } }",
+                {"id": alice["user"]["id"]},
+                token=root,
+            )
+            assert granted.errors == []
+            ended = await _next(ws, wait=3)
+            assert ended["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            assert (await _next(ws))["type"] == "complete"
+
+
 async def test_expiry_ends_the_stream(live_server: Live) -> None:
     async with live_server(access_token_ttl=2) as address, _http(address) as client:
         token = (await client.register("alice"))["accessToken"]
@@ -134,7 +170,15 @@ async def test_expiry_ends_the_stream(live_server: Live) -> None:
             await _subscribe(ws, token)
             ended = await _next(ws, wait=6)
             assert ended["payload"]["errors"][0]["extensions"]["reason"] == "TOKEN_EXPIRED"
+            assert _exp(token) <= time.time() < _exp(token) + 0.5  # at exp, not at a tick after
             assert (await _next(ws))["type"] == "complete"
+
+
+def _exp(token: str) -> int:
+    """The token's `exp` claim, read without verifying (the server did that)."""
+    claims = token.split(".")[1]
+    exp: int = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
+    return exp
 
 
 async def test_events_cross_app_instances(live_server: Live) -> None:

@@ -202,7 +202,10 @@ class CommandCounter(monitoring.CommandListener):
         self.commands: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name == self.database:
+        command = event.command
+        collection = command.get("collection") or command.get(event.command_name)
+        # The process's todo-event watcher reads in the background, not for the request.
+        if event.database_name == self.database and collection != "todo_events":
             self.commands.append(event.command_name)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

@@ -21,6 +21,9 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 # 400 for a request error, 200 once execution started. Under application/json: always 200.
 GRAPHQL_RESPONSE_STATUS: dict[str, int] = {
     "SERVICE_UNAVAILABLE": 503,
+    # a cache miss the client answers by sending the text: no client error
+    "PERSISTED_QUERY_NOT_FOUND": 200,
+    "PERSISTED_QUERY_NOT_SUPPORTED": 200,
 }
 REQUEST_ERROR_STATUS = 400
 NOT_ACCEPTABLE = f"The response is {GRAPHQL_RESPONSE} or {JSON}: the Accept header allows neither"

@@ -9,6 +9,7 @@ the same work.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -18,9 +19,13 @@ from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types.graphql import OperationType
 
+from .. import metrics
 from ..database import request_budget
+from ..tracing import OperationSpan
 from .error_codes import shape_errors, validation_failures
+from .operation_metrics import record_operation
 from .request_log import log_operation
 
 CACHE_SIZE = 512  # distinct query texts kept parsed and validated
@@ -53,15 +58,21 @@ class Operation(SchemaExtension):
         *,
         budget: float,
         hide_suggestions: bool = False,
+        names: metrics.OperationNames | None = None,
+        span: OperationSpan | None = None,
     ) -> None:
         """`rules`: the complete validation rule set (graphql-core's and the limits'), built
         once, so no request assembles it again. `budget`: REQUEST_TIMEOUT.
         `hide_suggestions`: no "Did you mean" in validation messages (production: they would
-        reveal the schema)."""
+        reveal the schema). `names`: the metrics' operation labels (None: METRICS off).
+        `span`: the operation's trace span (None: no tracing)."""
         self.max_tokens = max_tokens
         self.rules = rules
         self.budget = budget
         self.hide_suggestions = hide_suggestions
+        self.names = names
+        self.span = span
+        self.subscribed = False
 
     @classmethod
     def factory(
@@ -71,17 +82,34 @@ class Operation(SchemaExtension):
         *,
         budget: float,
         hide_suggestions: bool = False,
+        names: metrics.OperationNames | None = None,
+        span: OperationSpan | None = None,
     ) -> Callable[[], Operation]:
-        return lambda: cls(max_tokens, rules, budget=budget, hide_suggestions=hide_suggestions)
+        return functools.partial(
+            cls,
+            max_tokens,
+            rules,
+            budget=budget,
+            hide_suggestions=hide_suggestions,
+            names=names,
+            span=span,
+        )
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         context = self.execution_context
         context.parse_options["max_tokens"] = self.max_tokens
         context.validation_rules = self.rules
-        yield
-        shape_errors(context)
-        log_operation(context, started)
+        with self.span(context) if self.span is not None else contextlib.nullcontext():
+            try:
+                yield
+            finally:
+                if self.subscribed:
+                    metrics.ACTIVE_SUBSCRIPTIONS.dec()
+            shape_errors(context)
+            log_operation(context, started)
+            if self.names is not None:
+                record_operation(self.names, context, started)
 
     def on_execute(self) -> Iterator[None]:
         """All the database work of a query or mutation shares one deadline. Here rather than
@@ -107,3 +135,7 @@ class Operation(SchemaExtension):
                 context.schema._schema, document, context.validation_rules, self.hide_suggestions
             )
         yield
+        if self.names is not None and not context.pre_execution_errors:
+            self.subscribed = context.operation_type is OperationType.SUBSCRIPTION
+            if self.subscribed:
+                metrics.ACTIVE_SUBSCRIPTIONS.inc()

@@ -31,3 +31,18 @@ def log_operation(execution_context: ExecutionContext, started: float) -> None:
             "outcome": ",".join(codes) if codes else "ok",
         },
     )
+
+
+def log_refusal(context: object, operation: str | None, code: str, started: float) -> None:
+    """The line of an operation refused before parsing (a persisted query); `operation`: a
+    name the manifest knows, else None (a client-sent string is not logged)."""
+    log.info(
+        "graphql operation",
+        extra={
+            "request_id": context.request_id if isinstance(context, Context) else None,
+            "operation": operation,
+            "user_id": None,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "outcome": code,
+        },
+    )

@@ -8,7 +8,6 @@ from enum import StrEnum
 import strawberry
 from strawberry.types import Info
 
-from .. import events
 from ..context import Context
 from ..permissions import IsAuthenticated
 from .types import Todo
@@ -32,10 +31,9 @@ class Subscription:
     @strawberry.subscription(permission_classes=[IsAuthenticated])
     async def todo_changed(self, info: Info[Context, None]) -> AsyncGenerator[TodoEvent, None]:
         """The caller's own todo changes. Ends when the token expires or is revoked."""
-        auth = info.context.services.auth
         principal = await info.context.require_principal()
-        async for event in events.watch(principal.user_id):
-            await auth.recheck(principal)
-            if event is not None:
+        with info.context.services.events.subscribe(principal) as subscriber:
+            while True:
+                event = await subscriber.next()
                 todo = Todo.from_document(event.todo)
                 yield TodoEvent(kind=TodoEventKind(event.kind), todo=todo)

@@ -6,7 +6,7 @@ GraphQL or HTTP."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 
 from .. import users, validation
 from ..client_address import ClientInfo
-from ..errors import BadUserInput, Forbidden, NotFound, Reason, Unauthenticated
+from ..errors import BadUserInput, DomainError, Forbidden, NotFound, Reason, Unauthenticated
 from ..models import Role, User
 from ..security_events import Kind, SecurityLog
 from ..settings import Settings
@@ -230,14 +230,17 @@ class AuthService:
         claims = self.codec.verify(access_token, TokenType.ACCESS)
         return Principal(await self._load(claims), claims)
 
-    async def recheck(self, principal: Principal) -> None:
-        """For long-lived subscriptions: raise once the token has expired or was revoked,
-        or the user's roles changed since it was checked."""
-        if time.time() >= principal.claims.exp:
-            raise Unauthenticated(Reason.TOKEN_EXPIRED)
-        current = await self._load(principal.claims)
-        if current.roles != principal.user.roles:
-            raise Forbidden("Roles changed: subscribe again")
+    async def recheck_many(self, principals: Sequence[Principal]) -> list[DomainError | None]:
+        """For long-lived subscriptions, one query for all of them: why each one's token no
+        longer holds (revoked, its user deleted, its roles changed), else None. The same
+        rules as `_load`; expiry is left to the subscriber's own timer."""
+        ids = list({p.user_id for p in principals})
+        cursor = User.get_pymongo_collection().find(
+            {"_id": {"$in": ids}},
+            projection={"token_version": 1, "roles": 1, "revoked_sessions.sid": 1},
+        )
+        found = {raw["_id"]: raw async for raw in cursor}
+        return [_revocation(p, found.get(p.user_id)) for p in principals]
 
     async def failed_proof(self, username: str, user: User | None, client: ClientInfo) -> None:
         """Count a wrong password (or second factor); record it (and a lockout it causes)
@@ -319,6 +322,18 @@ class AuthService:
             iat=current.refresh_iat,
         )
         return AuthResult(user, access.token, refresh.token, ttl, sid)
+
+
+def _revocation(principal: Principal, raw: Mapping[str, Any] | None) -> DomainError | None:
+    claims = principal.claims
+    if raw is None:
+        return Unauthenticated(Reason.TOKEN_INVALID)
+    revoked = {s["sid"] for s in raw.get("revoked_sessions", [])}
+    if raw.get("token_version", 0) != claims.tv or claims.sid in revoked:
+        return Unauthenticated(Reason.TOKEN_REVOKED)
+    if raw.get("roles") != [role.value for role in principal.user.roles]:
+        return Forbidden("Roles changed: subscribe again")
+    return None
 
 
 def _object_id(sub: str) -> PydanticObjectId:
