@@ -32,6 +32,7 @@ from .context import Context
 from .database import Client, init_database, make_client, ping
 from .embedded import embedded_database
 from .http_limits import BodySizeLimit
+from .mail.worker import running
 from .services import Services
 from .settings import Settings
 
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await init_database(client, settings.mongodb_db)
             await stack.enter_async_context(services.events.running(url))
             state["client"] = client
+            await stack.enter_async_context(running(services.mail_worker()))
             yield
 
     app = FastAPI(

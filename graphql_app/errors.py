@@ -15,6 +15,7 @@ class Reason(StrEnum):
     TOKEN_INVALID = "TOKEN_INVALID"
     TOKEN_REVOKED = "TOKEN_REVOKED"
     BAD_CREDENTIALS = "BAD_CREDENTIALS"
+    MFA_REQUIRED = "MFA_REQUIRED"
     REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED"
 
 
@@ -38,6 +39,7 @@ class Unauthenticated(DomainError):
         Reason.TOKEN_INVALID: "Invalid token",
         Reason.TOKEN_REVOKED: "Token revoked",
         Reason.BAD_CREDENTIALS: "Invalid username or password",
+        Reason.MFA_REQUIRED: "A two-factor code is required",
         Reason.REAUTHENTICATION_REQUIRED: "This operation needs a recent password proof",
     }
 

@@ -41,11 +41,31 @@ class User(Document):
     # then one indexed lookup of the user (see auth/service.py), not two.
     revoked_sessions: list[RevokedSession] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
+    email: str | None = None  # lower-cased; replaced by a pending one once that is verified
+    email_verified: bool = False
+    pending_email: str | None = None  # asked for by changeEmail, not verified yet
+    # Two-factor (RFC 6238): the base32 secret once on, the one being set up, the last
+    # time-step accepted (a code is accepted once), and the recovery codes' keyed hashes.
+    totp_secret: str | None = None
+    totp_pending_secret: str | None = None
+    totp_last_step: int = 0
+    recovery_salt: str | None = None
+    recovery_codes: list[str] = Field(default_factory=list)
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret is not None
 
     class Settings:
         name = "users"
         indexes = [
             IndexModel([("username", ASCENDING)], unique=True, name="username_unique"),
+            IndexModel(  # unique among the users that have one
+                [("email", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"email": {"$type": "string"}},
+                name="email_unique",
+            ),
             IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created_desc"),
         ]
 
@@ -165,6 +185,56 @@ class SecurityEvent(OwnedDocument):
         ]
 
 
+class EmailToken(Document):
+    """A verification or password-reset token, stored only as its SHA-256: single use
+    (deleted when used), expiring."""
+
+    id: str  # type: ignore[assignment]  # the token's hash, not an ObjectId
+    user_id: PydanticObjectId
+    purpose: str  # "verify" or "reset"
+    email: str  # the address the link was sent to (for "verify": the one it verifies)
+    expires_at: datetime
+
+    class Settings:
+        name = "email_tokens"
+        indexes = [
+            IndexModel([("user_id", ASCENDING), ("purpose", ASCENDING)], name="by_user"),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+        ]
+
+
+class OutgoingMail(Document):
+    """A message in the mail queue, or a job that may become one (a password-reset request,
+    resolved by the worker so the mutation takes the same time for any address).
+
+    `available_at` is when a worker may next claim it: a claim moves it a lease ahead, so a
+    crashed worker's message becomes claimable again when the lease runs out.
+    """
+
+    kind: str  # "message", or the job kind ("password_reset")
+    state: str = "pending"  # pending, sent, failed, dropped
+    to: str | None = None
+    subject: str | None = None
+    body: str | None = None  # removed once sent (it may hold a token)
+    message_id: str | None = None
+    user_id: PydanticObjectId | None = None
+    job: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 0
+    available_at: datetime = Field(default_factory=utcnow)
+    claim: str | None = None
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None  # set when finished: kept a while, then removed
+
+    class Settings:
+        name = "mail_queue"
+        indexes = [
+            IndexModel([("state", ASCENDING), ("available_at", ASCENDING)], name="due"),
+            IndexModel([("user_id", ASCENDING)], name="by_user"),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+        ]
+
+
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
     Session,
@@ -173,4 +243,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     TodoEvent,
     EventCounter,
     SecurityEvent,
+    EmailToken,
+    OutgoingMail,
 ]

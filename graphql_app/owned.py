@@ -76,6 +76,10 @@ class Owned(Generic[D]):
         )
         return self._found(raw)
 
+    async def delete_all(self, owner_id: PydanticObjectId) -> None:
+        """Everything the owner has (the account is being deleted)."""
+        await self.model.get_pymongo_collection().delete_many(self.scope(owner_id))
+
     async def page(
         self,
         owner_id: PydanticObjectId,

@@ -78,3 +78,7 @@ async def page(
 
 async def count(owner_id: PydanticObjectId) -> int:
     return await store.count(owner_id)
+
+
+async def delete_all(owner_id: PydanticObjectId) -> None:
+    await store.delete_all(owner_id)

@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=800, ge=1)
     trusted_proxies: str = ""
 
+    # Mail (accounts): unset SMTP_URL writes messages to the outbox directory instead.
+    smtp_url: SecretStr | None = None  # may hold the SMTP password
+    mail_from: str = "graphql-app <no-reply@localhost>"
+    mail_outbox_dir: Path | None = None  # None: DATA_DIR/outbox
+    public_url: str = "http://127.0.0.1:8000"
+    email_verification_ttl: int = Field(default=86_400, ge=60)
+    password_reset_ttl: int = Field(default=1_800, ge=60)
+    password_reset_max_per_address: int = Field(default=10, ge=1)  # per client address, hour
+    password_reset_max_per_email: int = Field(default=3, ge=1)  # messages per address, hour
+    mail_retry_seconds: float = Field(default=30.0, gt=0)  # first retry; doubles each time
+    mail_max_attempts: int = Field(default=10, ge=1)
+
     # Poll the event sequence even where MongoDB offers change streams.
     events_polling: bool = False
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
@@ -111,6 +123,10 @@ class Settings(BaseSettings):
         if self.introspection is not None:
             return self.introspection
         return not self.is_production
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.mail_outbox_dir or self.data_dir / "outbox"
 
     @property
     def cors_origin_list(self) -> list[str]:

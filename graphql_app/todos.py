@@ -8,7 +8,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from . import events, validation
-from .models import Todo, utcnow
+from .models import Todo, TodoEvent, utcnow
 from .owned import Owned
 from .pagination import Page
 
@@ -59,3 +59,9 @@ async def page(
 
 async def count(owner_id: PydanticObjectId, done: bool | None) -> int:
     return await store.count(owner_id, _where(done))
+
+
+async def delete_all(owner_id: PydanticObjectId) -> None:
+    """The owner's todos and their change events (the account is being deleted)."""
+    await store.delete_all(owner_id)
+    await TodoEvent.get_pymongo_collection().delete_many({"owner_id": owner_id})

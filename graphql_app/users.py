@@ -24,18 +24,35 @@ def normalize_roles(roles: Sequence[Role]) -> list[Role]:
 
 
 async def create_user(
-    username: str, password: str, rounds: int, roles: Sequence[Role] = ()
+    username: str,
+    password: str,
+    rounds: int,
+    roles: Sequence[Role] = (),
+    email: str | None = None,
 ) -> User:
     name = validation.username(username)
     validation.password(password)
+    address = validation.email(email) if email else None
     # Hash before looking at the name, so a taken name costs the same time as a free one.
     hashed = await hash_password(password, rounds)
-    user = User(username=name, password_hash=hashed, roles=normalize_roles(roles))
+    user = User(username=name, password_hash=hashed, roles=normalize_roles(roles), email=address)
     try:
         await user.insert()
-    except DuplicateKeyError:
-        raise BadUserInput("Username is already taken") from None
+    except DuplicateKeyError as exc:
+        raise BadUserInput(f"{_taken(exc)} is already taken") from None
     return user
+
+
+def _taken(exc: DuplicateKeyError) -> str:
+    """Which unique value a duplicate-key error is about."""
+    return "Email" if "email" in (exc.details or {}).get("keyPattern", {}) else "Username"
+
+
+async def get_by_email(email: str, *, verified: bool) -> User | None:
+    where: dict[str, object] = {"email": email}
+    if verified:
+        where["email_verified"] = True
+    return await User.find_one(where)
 
 
 def parse_id(raw: str) -> PydanticObjectId:

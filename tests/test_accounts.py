@@ -94,5 +94,13 @@ async def test_password_hash_is_never_exposed(client: GraphQLClient) -> None:
         '{ __type(name: "User") { fields { name } } }', token=payload["accessToken"]
     )
     names = {f["name"] for f in result.data["__type"]["fields"]}
-    assert names == {"id", "username", "roles", "createdAt"}
+    assert names == {
+        "id",
+        "username",
+        "roles",
+        "createdAt",
+        "email",
+        "emailVerified",
+        "totpEnabled",
+    }
     assert stored.password_hash not in str(payload)

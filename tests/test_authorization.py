@@ -123,9 +123,12 @@ async def test_the_schema_exposes_nothing_private(client: GraphQLClient) -> None
     types = [t for t in result.data["__schema"]["types"] if not t["name"].startswith("__")]
     output_fields = {f["name"].lower() for t in types for f in (t["fields"] or [])}
     private = {"password", "passwordhash", "hash", "tokenversion", "tv", "session", "sid", "jti"}
+    private |= {"totpsecret", "recoverycodes", "recoverysalt", "totplaststep", "pendingemail"}
     assert not output_fields & private
     (user,) = [t for t in types if t["name"] == "User"]
-    assert {f["name"] for f in user["fields"]} == {"id", "username", "roles", "createdAt"}
+    assert {f["name"] for f in user["fields"]} == {
+        *("id", "username", "roles", "createdAt", "email", "emailVerified", "totpEnabled")
+    }
     (session,) = [t for t in types if t["name"] == "Session"]  # no token, jti or owner in it
     assert {f["name"] for f in session["fields"]} == {
         *("id", "current", "createdAt", "lastUsedAt", "expiresAt", "userAgent", "address")

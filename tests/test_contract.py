@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyotp
 import pytest
 from graphql import parse, validate
 from strawberry.permission import PermissionExtension
@@ -17,7 +18,15 @@ from .factories import PASSWORD, GraphQLClient
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 OPERATIONS = sorted((SCHEMA_DIR / "operations").glob("*.graphql"))
-PUBLIC_FIELDS = {"register", "login", "refresh", "logout"}
+PUBLIC_FIELDS = {
+    "register",
+    "login",
+    "refresh",
+    "logout",
+    "verify_email",
+    "request_password_reset",
+    "reset_password",
+}
 
 
 def test_schema_file_matches_the_code() -> None:
@@ -112,3 +121,29 @@ async def test_documented_operations_run_end_to_end(client: GraphQLClient) -> No
     assert (await _op(client, "Logout", {"refreshToken": refreshed["refreshToken"]}))[  # type: ignore[index]
         "logout"
     ] is True
+
+
+async def test_documented_account_operations_run_end_to_end(client: GraphQLClient) -> None:
+    creds = {"username": "dora", "password": PASSWORD}
+    registered = await _op(client, "RegisterWithEmail", {**creds, "email": "Dora@example.com"})
+    token = registered["register"]["accessToken"]  # type: ignore[index]
+    account = (await _op(client, "Account", {}, token))["me"]
+    assert account["email"] == "dora@example.com"  # type: ignore[index]
+    assert (await _op(client, "RequestEmailVerification", {}, token)) == {
+        "requestEmailVerification": True
+    }
+    assert (await _op(client, "ChangeEmail", {"newEmail": "d@example.org"}, token)) == {
+        "changeEmail": True
+    }
+    setup = (await _op(client, "BeginTotpSetup", {}, token))["beginTotpSetup"]
+    totp = pyotp.TOTP(setup["secret"])  # type: ignore[index]
+    codes = (await _op(client, "ConfirmTotpSetup", {"code": totp.now()}, token))["confirmTotpSetup"]
+    session = (await _op(client, "LoginWithCode", {**creds, "otp": codes[0]}))["login"]  # type: ignore[index]
+    assert session["user"]["totpEnabled"] is True  # type: ignore[index]
+    assert (await _op(client, "DisableTotp", {"code": codes[1]}, token)) == {"disableTotp": True}  # type: ignore[index]
+    assert (await _op(client, "RequestPasswordReset", {"email": "dora@example.com"})) == {
+        "requestPasswordReset": True
+    }
+    assert (await _op(client, "DeleteAccount", {"password": PASSWORD}, token)) == {
+        "deleteAccount": True
+    }

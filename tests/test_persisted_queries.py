@@ -98,7 +98,7 @@ async def test_export_manifest_equals_apollos_generator(tmp_path: Path) -> None:
     code, output = await run_node(CLIENTS / "generate.mjs", str(split))
     assert code == 0, output
     ours = manifest(sources)
-    assert len(ours["operations"]) == 20
+    assert len(ours["operations"]) == 32
     assert ours == json.loads(output)
     assert render(ours) == output  # the file, byte for byte
 

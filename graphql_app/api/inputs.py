@@ -10,6 +10,7 @@ from strawberry import UNSET
 class RegisterInput:
     username: str
     password: str
+    email: str | None = UNSET
 
 
 @strawberry.input

@@ -15,7 +15,7 @@ from ..auth.service import AuthResult
 from ..context import Context
 from ..permissions import AllowAny, IsAdmin, IsAuthenticated, RequiresRecentAuth
 from .inputs import CreateTodoInput, RegisterInput, UpdateTodoInput
-from .types import AuthPayload, Role, Todo, User
+from .types import AuthPayload, Role, Todo, TotpSetup, User
 
 
 def _payload(info: Info[Context, None], result: AuthResult) -> AuthPayload:
@@ -37,14 +37,20 @@ def _connection(info: Info[Context, None]) -> HTTPConnection | None:
 class Mutation:
     @strawberry.mutation(permission_classes=[AllowAny])
     async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
-        auth = info.context.services.auth
-        result = await auth.register(input.username, input.password, info.context.client)
+        accounts = info.context.services.accounts
+        email = input.email or None
+        client = info.context.client
+        result = await accounts.register(input.username, input.password, email, client)
         return _payload(info, result)
 
     @strawberry.mutation(permission_classes=[AllowAny])
-    async def login(self, info: Info[Context, None], username: str, password: str) -> AuthPayload:
+    async def login(
+        self, info: Info[Context, None], username: str, password: str, otp: str | None = UNSET
+    ) -> AuthPayload:
+        """`otp` (a current code or a recovery code) is required once two-factor is on."""
         auth = info.context.services.auth
-        return _payload(info, await auth.login(username, password, info.context.client))
+        result = await auth.login(username, password, info.context.client, otp or None)
+        return _payload(info, result)
 
     @strawberry.mutation(permission_classes=[AllowAny])
     async def refresh(
@@ -124,3 +130,63 @@ class Mutation:
     async def unlock_user(self, info: Info[Context, None], username: str) -> bool:
         """Clears the username's failed-login lockout."""
         return await info.context.services.auth.unlock(username, info.context.client)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def request_email_verification(self, info: Info[Context, None]) -> bool:
+        """(Re)sends a verification link to the caller's unverified email."""
+        principal = await info.context.require_principal()
+        return await info.context.services.accounts.request_email_verification(principal)
+
+    @strawberry.mutation(permission_classes=[AllowAny])
+    async def verify_email(self, info: Info[Context, None], token: str) -> User:
+        """Public: the token of a verification link; single use."""
+        accounts = info.context.services.accounts
+        user = await accounts.verify_email(token, info.context.client)
+        return User.from_model(user, shown_to_owner=True)
+
+    @strawberry.mutation(permission_classes=[AllowAny])
+    async def request_password_reset(self, info: Info[Context, None], email: str) -> bool:
+        """Public: always true, in the same time, whether or not the address is known."""
+        accounts = info.context.services.accounts
+        return await accounts.request_password_reset(email, info.context.client)
+
+    @strawberry.mutation(permission_classes=[AllowAny])
+    async def reset_password(
+        self, info: Info[Context, None], token: str, new_password: str
+    ) -> AuthPayload:
+        """Public: single use; ends every session and clears the login lockout."""
+        auth = info.context.services.auth
+        return _payload(info, await auth.reset_password(token, new_password, info.context.client))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated, RequiresRecentAuth])
+    async def change_email(self, info: Info[Context, None], new_email: str) -> bool:
+        """The new address replaces the old one once verified."""
+        principal = await info.context.require_principal()
+        return await info.context.services.accounts.change_email(principal, new_email)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def delete_account(self, info: Info[Context, None], password: str) -> bool:
+        """The user, sessions, todos and security events are deleted; every token stops."""
+        principal = await info.context.require_principal()
+        accounts = info.context.services.accounts
+        return await accounts.delete_account(principal, password, info.context.client)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated, RequiresRecentAuth])
+    async def begin_totp_setup(self, info: Info[Context, None]) -> TotpSetup:
+        principal = await info.context.require_principal()
+        secret, uri = await info.context.services.accounts.begin_totp_setup(principal)
+        return TotpSetup(secret=secret, otpauth_uri=uri)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def confirm_totp_setup(self, info: Info[Context, None], code: str) -> list[str]:
+        """Turns two-factor on; returns 10 single-use recovery codes, shown once."""
+        principal = await info.context.require_principal()
+        accounts = info.context.services.accounts
+        return await accounts.confirm_totp_setup(principal, code, info.context.client)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated, RequiresRecentAuth])
+    async def disable_totp(self, info: Info[Context, None], code: str) -> bool:
+        """With a current code or a recovery code."""
+        principal = await info.context.require_principal()
+        accounts = info.context.services.accounts
+        return await accounts.disable_totp(principal, code, info.context.client)

@@ -27,15 +27,43 @@ class User:
     username: str
     roles: list[Role]
     created_at: datetime
+    email_verified: bool
+    totp_enabled: bool
+    stored_email: strawberry.Private[str | None]
+    # True where the reader is this user without a token on the request (login, register,
+    # verifyEmail answer with their own user).
+    shown_to_owner: strawberry.Private[bool] = False
+
+    @strawberry.field
+    async def email(self, info: Info[Context, None]) -> str | None:
+        """Only ever shown to the user and to admins."""
+        if self.stored_email is None or self.shown_to_owner:
+            return self.stored_email
+        reader = await info.context.principal()
+        if reader is None:
+            return None
+        if str(reader.user_id) == self.id or Role.ADMIN in reader.user.roles:
+            return self.stored_email
+        return None
 
     @classmethod
-    def from_model(cls, user: models.User) -> User:
+    def from_model(cls, user: models.User, *, shown_to_owner: bool = False) -> User:
         return cls(
             id=strawberry.ID(str(user.id)),
             username=user.username,
             roles=list(user.roles),
             created_at=user.created_at,
+            email_verified=user.email_verified,
+            totp_enabled=user.totp_enabled,
+            stored_email=user.email,
+            shown_to_owner=shown_to_owner,
         )
+
+
+@strawberry.type
+class TotpSetup:
+    secret: str  # base32
+    otpauth_uri: str
 
 
 @strawberry.type
@@ -195,5 +223,5 @@ class AuthPayload:
             refresh_token=result.refresh_token,
             token_type="Bearer",  # noqa: S106  # the scheme name, not a secret
             expires_in=result.expires_in,
-            user=User.from_model(result.user),
+            user=User.from_model(result.user, shown_to_owner=True),
         )

@@ -1,6 +1,7 @@
-"""The token lifecycle: register, login, refresh, reauthenticate, logout, logoutAll,
-changePassword, sessions, and the authentication of a request. Each step that changes an
-account records a security event. Knows nothing of GraphQL or HTTP."""
+"""The token lifecycle: register, login (with its second factor), refresh, reauthenticate,
+logout, logoutAll, changePassword, resetPassword, sessions, and the authentication of a
+request. Each step that changes an account records a security event. Knows nothing of
+GraphQL or HTTP."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from ..ids import object_id
 from ..models import Role, User
 from ..security_events import Kind, SecurityLog
 from ..settings import Settings
-from . import sessions
+from . import email_tokens, sessions, totp
+from .email_tokens import Purpose
 from .passwords import burn_verification, hash_password, verify_password
 from .sessions import Current
 from .throttle import LoginThrottle
@@ -58,24 +60,46 @@ class AuthService:
         )
         self.events = SecurityLog(settings.security_event_ttl)
 
-    async def register(self, username: str, password: str, client: ClientInfo) -> AuthResult:
-        user = await users.create_user(username, password, self.settings.bcrypt_rounds)
+    async def register(
+        self, username: str, password: str, client: ClientInfo, email: str | None = None
+    ) -> AuthResult:
+        rounds = self.settings.bcrypt_rounds
+        user = await users.create_user(username, password, rounds, email=email)
         result = await self._start_session(user, client)
         await self.events.record(_user_id(user), Kind.REGISTERED, client, result.sid)
         return result
 
-    async def login(self, username: str, password: str, client: ClientInfo) -> AuthResult:
+    async def login(
+        self, username: str, password: str, client: ClientInfo, otp: str | None = None
+    ) -> AuthResult:
         await self.throttle.check(username, client.address)
         user = await users.get_by_username(username)
         if user is None:
             await burn_verification(password, self.settings.bcrypt_rounds)
         elif await verify_password(password, user.password_hash):
+            if user.totp_enabled:
+                await self._second_factor(username, user, otp, client)
             await self.throttle.clear(username, client.address)
             result = await self._start_session(user, client)
             await self.events.record(_user_id(user), Kind.LOGIN_SUCCEEDED, client, result.sid)
             return result
-        await self._failed_proof(username, user, client)
+        await self.failed_proof(username, user, client)
         raise Unauthenticated(Reason.BAD_CREDENTIALS)
+
+    async def _second_factor(
+        self, username: str, user: User, otp: str | None, client: ClientInfo
+    ) -> None:
+        """The right password of a user with two-factor on: without a code, ask for one
+        (neither a failure nor a success for throttling); a wrong or replayed code is a
+        failed login."""
+        if not otp:
+            raise Unauthenticated(Reason.MFA_REQUIRED)
+        used = await totp.accept(user, otp)
+        if used is None:
+            await self.failed_proof(username, user, client)
+            raise Unauthenticated(Reason.BAD_CREDENTIALS)
+        if used is totp.Used.RECOVERY_CODE:
+            await self.events.record(_user_id(user), Kind.RECOVERY_CODE_USED, client)
 
     async def refresh(self, refresh_token: str | None, client: ClientInfo) -> AuthResult:
         if not refresh_token:
@@ -104,11 +128,7 @@ class AuthService:
         """Prove the password again: a fresh pair in the same session, with a new auth_time.
         A wrong password is throttled like a failed login and leaves the session as it is."""
         user = principal.user
-        await self.throttle.check(user.username, client.address)
-        if not await verify_password(password, user.password_hash):
-            await self._failed_proof(user.username, user, client)
-            raise BadUserInput("Password is incorrect")
-        await self.throttle.clear(user.username, client.address)
+        await self.prove_password(user, password, client)
         current = await sessions.renew(
             principal.claims.sid,
             principal.user_id,
@@ -156,6 +176,31 @@ class AuthService:
         await self.events.record(principal.user_id, Kind.PASSWORD_CHANGED, client, result.sid)
         return result
 
+    async def reset_password(self, token: str, new: str, client: ClientInfo) -> AuthResult:
+        """Set a new password with a reset link's token: single use; every session ends,
+        the lockout is cleared, and a new session starts (its password proof now)."""
+        validation.password(new)  # before the token is used up
+        used = await email_tokens.consume(token, Purpose.RESET)
+        user = await User.get(used.user_id)
+        if user is None or user.email != used.email or not user.email_verified:
+            raise BadUserInput("The link is invalid, expired or already used")
+        hashed = await hash_password(new, self.settings.bcrypt_rounds)
+        updated = await self._revoke_everything(user, {"password_hash": hashed})
+        await email_tokens.void(_user_id(user), Purpose.RESET)
+        await self.throttle.clear_username(user.username)
+        result = await self._start_session(updated, client)
+        await self.events.record(_user_id(user), Kind.PASSWORD_RESET, client, result.sid)
+        return result
+
+    async def prove_password(self, user: User, password: str, client: ClientInfo) -> None:
+        """A password proof by a signed-in user (reauthenticate, deleteAccount): throttled
+        like a login; a wrong password is BAD_USER_INPUT and leaves the session as it is."""
+        await self.throttle.check(user.username, client.address)
+        if not await verify_password(password, user.password_hash):
+            await self.failed_proof(user.username, user, client)
+            raise BadUserInput("Password is incorrect")
+        await self.throttle.clear(user.username, client.address)
+
     async def active_sessions(self, principal: Principal) -> list[dict[str, Any]]:
         return await sessions.active(principal.user_id)
 
@@ -196,9 +241,10 @@ class AuthService:
         found = {raw["_id"]: raw async for raw in cursor}
         return [_revocation(p, found.get(p.user_id)) for p in principals]
 
-    async def _failed_proof(self, username: str, user: User | None, client: ClientInfo) -> None:
-        """Count a wrong password; record it (and a lockout it causes) for an existing user.
-        An unknown user costs the same database round trips, so timing tells nothing."""
+    async def failed_proof(self, username: str, user: User | None, client: ClientInfo) -> None:
+        """Count a wrong password (or second factor); record it (and a lockout it causes)
+        for an existing user. An unknown user costs the same database round trips, so
+        timing tells nothing."""
         locked = await self.throttle.record_failure(username, client.address)
         for kind, happened in ((Kind.LOGIN_FAILED, True), (Kind.LOGIN_LOCKED, locked)):
             if not happened:

@@ -165,3 +165,7 @@ async def revoke_all(user_id: PydanticObjectId) -> None:
     await Session.get_pymongo_collection().update_many(
         {"user_id": user_id, "revoked": False}, {"$set": {"revoked": True}}
     )
+
+
+async def delete_all(user_id: PydanticObjectId) -> None:
+    await Session.get_pymongo_collection().delete_many({"user_id": user_id})

@@ -43,8 +43,9 @@ class LoginThrottle:
     async def record_failure(self, username: str, address: str) -> bool:
         """Count a failed login; True if it just locked this username at this address."""
         pair, addr = self._keys(username, address)
-        await self._increment(addr)
-        return await self._increment(pair) == self.max_failures
+        await hit(addr, self.window)
+        count, _ = await hit(pair, self.window)
+        return count == self.max_failures
 
     async def clear(self, username: str, address: str) -> None:
         pair, _ = self._keys(username, address)
@@ -55,29 +56,39 @@ class LoginThrottle:
         prefix = re.escape(f"user:{username.lower()}|")
         await LoginFailures.get_pymongo_collection().delete_many({"_id": {"$regex": f"^{prefix}"}})
 
-    async def _increment(self, key: str) -> int:
-        """Count a failure in the live window, or start a window; atomic under concurrency.
-        Return the window's count."""
-        now = utcnow()
-        collection = LoginFailures.get_pymongo_collection()
-        try:
-            counted = await collection.find_one_and_update(
-                {"_id": key, "expires_at": {"$gt": now}},
-                {"$inc": {"failures": 1}, "$setOnInsert": {"expires_at": now + self.window}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            # An expired window the TTL monitor has not removed yet: restart it, unless a
-            # concurrent failure just did, in which case count in that new window.
-            counted = await collection.find_one_and_update(
-                {"_id": key, "expires_at": {"$lte": now}},
-                {"$set": {"failures": 1, "expires_at": now + self.window}},
-                return_document=ReturnDocument.AFTER,
-            ) or await collection.find_one_and_update(
-                {"_id": key}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER
-            )
-        return int(counted["failures"]) if counted else 0
+
+async def hit(key: str, window: timedelta) -> tuple[int, datetime]:
+    """Count an attempt of `key` in its live window, or start a window; atomic under
+    concurrency. Return the window's count and end (login failures, password-reset requests)."""
+    now = utcnow()
+    collection = LoginFailures.get_pymongo_collection()
+    try:
+        counted = await collection.find_one_and_update(
+            {"_id": key, "expires_at": {"$gt": now}},
+            {"$inc": {"failures": 1}, "$setOnInsert": {"expires_at": now + window}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+    except DuplicateKeyError:
+        # An expired window the TTL monitor has not removed yet: restart it, unless a
+        # concurrent failure just did, in which case count in that new window.
+        counted = await collection.find_one_and_update(
+            {"_id": key, "expires_at": {"$lte": now}},
+            {"$set": {"failures": 1, "expires_at": now + window}},
+            return_document=ReturnDocument.AFTER,
+        ) or await collection.find_one_and_update(
+            {"_id": key}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER
+        )
+    if counted is None:
+        return 0, now + window
+    return int(counted["failures"]), counted["expires_at"]
+
+
+async def limit(key: str, window: timedelta, maximum: int) -> None:
+    """Count an attempt; RateLimited past `maximum` attempts in the window."""
+    count, ends = await hit(key, window)
+    if count > maximum:
+        raise RateLimited(_seconds_until(ends, utcnow()))
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
