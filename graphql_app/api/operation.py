@@ -9,9 +9,8 @@ the same work.
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -73,27 +72,6 @@ class Operation(SchemaExtension):
         self.names = names
         self.span = span
         self.subscribed = False
-
-    @classmethod
-    def factory(
-        cls,
-        max_tokens: int,
-        rules: tuple[type[ASTValidationRule], ...],
-        *,
-        budget: float,
-        hide_suggestions: bool = False,
-        names: metrics.OperationNames | None = None,
-        span: OperationSpan | None = None,
-    ) -> Callable[[], Operation]:
-        return functools.partial(
-            cls,
-            max_tokens,
-            rules,
-            budget=budget,
-            hide_suggestions=hide_suggestions,
-            names=names,
-            span=span,
-        )
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()

@@ -3,6 +3,7 @@ persisted documents resolved before anything parses."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
@@ -158,7 +159,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            Operation.factory(
+            functools.partial(  # Strawberry builds an extension per operation
+                Operation,
                 settings.max_query_tokens,
                 tuple(rules),
                 budget=settings.request_timeout,
