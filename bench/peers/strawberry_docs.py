@@ -31,9 +31,12 @@ SECRET = os.environ["JWT_SECRET"]
 ISSUER = os.environ.get("JWT_ISSUER", "graphql-app")
 AUDIENCE = os.environ.get("JWT_AUDIENCE", "graphql-app")
 # The product names its HS256 key by a PRF of the secret and refuses any other `kid`.
-KID = "hs-" + base64.urlsafe_b64encode(
-    hmac.new(SECRET.encode(), b"graphql-app/kid", hashlib.sha256).digest()[:9]
-).decode()
+KID = (
+    "hs-"
+    + base64.urlsafe_b64encode(
+        hmac.new(SECRET.encode(), b"graphql-app/kid", hashlib.sha256).digest()[:9]
+    ).decode()
+)
 
 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(os.environ["MONGODB_URL"])
 db = client[os.environ["MONGODB_DB"]]

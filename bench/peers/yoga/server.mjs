@@ -5,7 +5,8 @@
 // Environment: PORT, MONGODB_URL, MONGODB_DB, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE.
 import { createHmac, createSecretKey } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createSchema, createYoga, GraphQLError } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { createSchema, createYoga } from 'graphql-yoga';
 import jwt from 'jsonwebtoken';
 import { MongoClient, ObjectId } from 'mongodb';
 
