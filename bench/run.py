@@ -72,6 +72,7 @@ class Sample:
     db_us: float  # the database's CPU per request
     db_ops: float  # database operations per request
     others: float  # cores others used during the run
+    app_load: float  # the app's share of its core during the run
 
 
 @dataclass
@@ -413,7 +414,9 @@ class Bench:
             app_s, db_s = tree_cpu(pid) - app, tree_cpu(self.db_pid) - db
             spent = opcount(self.mongo) - ops - 1 - self.background * elapsed
             n = max(run.requests, 1)
-            sample = Sample(run, app_s / n * 1e6, db_s / n * 1e6, max(spent, 0) / n, others)
+            sample = Sample(
+                run, app_s / n * 1e6, db_s / n * 1e6, max(spent, 0) / n, others, app_s / elapsed
+            )
             if others <= self.max_others:
                 return sample
             note = f"{label}: others used {others:.2f} cores during the run"
@@ -529,8 +532,8 @@ def main() -> int:  # one linear script
                 sample = bench.measure(label, procs[s.name].pid, urls[s.name], query, tok)
                 samples[(s.name, scenario)].append(sample)
                 print(
-                    f"  {label}: {sample.app_us:.0f} µs/request, {sample.run.rps:.0f} req/s"
-                    f" (others {sample.others:.2f} cores)",
+                    f"  {label}: {sample.app_us:.0f} µs/request, {sample.run.rps:.0f} req/s,"
+                    f" app at {sample.app_load:.0%} of its core (others {sample.others:.2f} cores)",
                     flush=True,
                 )
 
@@ -587,9 +590,9 @@ def print_table(
 
     print(
         "\n| server | scenario | app CPU µs/request | req/s | p50 ms | p99 ms"
-        " | DB ops/req | DB CPU µs/req |"
+        " | DB ops/req | DB CPU µs/req | app core use |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, scenario in samples:
         key = (name, scenario)
         shown = "`{ todos }`, no database" if known[name].own_token else scenario
@@ -597,12 +600,12 @@ def print_table(
             f"| {known[name].label} | {shown} | {med(lambda x: x.app_us, key):,.0f}"
             f" | {med(lambda x: x.run.rps, key):,.0f} | {med(lambda x: x.run.p50_ms, key):.1f}"
             f" | {med(lambda x: x.run.p99_ms, key):.1f} | {med(lambda x: x.db_ops, key):.2f}"
-            f" | {med(lambda x: x.db_us, key):,.0f} |"
+            f" | {med(lambda x: x.db_us, key):,.0f} | {med(lambda x: x.app_load, key):.0%} |"
         )
     for label, run in login_rows:
         print(
             f"| ours (both cores) | {label} | - | {run.rps:,.1f} | {run.p50_ms:.1f}"
-            f" | {run.p99_ms:.1f} | - | - |"
+            f" | {run.p99_ms:.1f} | - | - | - |"
         )
     print("\nours' app CPU per request against each peer's (< 1.00: ours is cheaper)")
     for scenario in scenarios:
