@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -264,7 +265,7 @@ def others_during(seconds: float) -> float:
 def wait_for_quiet(limit: float, max_wait: float) -> float:
     """Return once others use at most `limit` cores over a second; abort after `max_wait`."""
     deadline = time.monotonic() + max_wait
-    while True:
+    for attempt in itertools.count():
         others = others_during(1.0)
         if others <= limit:
             return others
@@ -274,8 +275,10 @@ def wait_for_quiet(limit: float, max_wait: float) -> float:
                 f" for {max_wait:.0f} s; not measuring. Retry when it is idle, or raise"
                 " --max-others / --max-wait."
             )
-        print(f"    busy: others use {others:.2f} cores; waiting", flush=True)
+        if attempt % 10 == 0:
+            print(f"    busy: others use {others:.2f} cores; waiting", flush=True)
         time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def calibrate() -> float:
