@@ -282,18 +282,19 @@ def wait_for_quiet(limit: float, max_wait: float) -> float:
 
 
 def calibrate() -> float:
-    """µs for a fixed pure-Python loop on core 0: how fast the core runs right now (the VM's
-    speed moves between sessions; compare figures within one run only)."""
+    """CPU µs of a fixed pure-Python loop on core 0 (its thread's CPU time, so waiting for the
+    core does not count): how fast the core runs right now. The VM's speed moves between
+    sessions; compare figures within one run only."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {0})
     try:
         times = []
         for _ in range(5):
-            started = time.perf_counter()
+            started = time.thread_time()
             total = 0
             for i in range(100_000):
                 total += i * i % 7
-            times.append(time.perf_counter() - started)
+            times.append(time.thread_time() - started)
         return min(times) * 1e6
     finally:
         os.sched_setaffinity(0, before)
