@@ -31,21 +31,26 @@ from .compiled import (
     compile_plan,
     condition_variables,
 )
-from .cost import CostBook
+from .cost import CostBook, estimate
 from .operation import CACHE_SIZE, cached_parse, cached_validate
 
 MAX_VARIANTS = 16  # plans per operation, one per combination of @include/@skip variables
 
 
 class _Known:
-    __slots__ = ("conditions", "document", "operation", "variants")
+    __slots__ = ("conditions", "document", "maybe_heavy", "operation", "variants")
 
     def __init__(
-        self, document: DocumentNode, operation: OperationDefinitionNode, conditions: list[str]
+        self,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        conditions: list[str],
+        maybe_heavy: bool,
     ) -> None:
         self.document = document
         self.operation = operation
         self.conditions = conditions
+        self.maybe_heavy = maybe_heavy  # heavy for some variables: estimated per request
         self.variants: dict[tuple[Any, ...], Plan] = {}
 
 
@@ -87,6 +92,8 @@ class KnownDocuments:
                 self._known.popitem(last=False)
         if not isinstance(known, _Known):
             return None
+        if known.maybe_heavy and self._heavy(known, raw_variables):
+            return None
         try:
             variables = coerce_variables(self.schema, known.operation, raw_variables)
             condition = tuple(variables.coerced.get(name) for name in known.conditions)
@@ -116,9 +123,18 @@ class KnownDocuments:
             return None
         name = operation.name.value if operation.name else None
         cost = self.costs.costs(self.schema, document).get(name)
-        if cost is None or cost.worst > self.heavy_cost:
+        if cost is None:
+            return None
+        maybe_heavy = cost.worst > self.heavy_cost
+        if maybe_heavy and not cost.variable:
             return NOT_COMPILED  # the heavy lane's, on the ordinary path
         try:
-            return _Known(document, operation, condition_variables(operation, document))
+            conditions = condition_variables(operation, document)
         except Unsupported:
             return NOT_COMPILED
+        return _Known(document, operation, conditions, maybe_heavy)
+
+    def _heavy(self, known: _Known, raw_variables: Mapping[str, Any] | None) -> bool:
+        """As the heavy lane judges it: the cost for these variables."""
+        cost = estimate(self.schema, known.document, known.operation, raw_variables or {})
+        return cost > self.heavy_cost
