@@ -198,6 +198,15 @@ def servers() -> dict[str, Server]:
             "/healthz",
             queries=both,
         ),
+        Server(
+            "ours-interpreted",
+            "ours, compiled execution off",
+            ["graphql-app", "serve", "--port", "{port}"],
+            "/graphql",
+            "/healthz",
+            queries=both,
+            env={"COMPILED_EXECUTION": "false"},
+        ),
     ]
     return {s.name: s for s in known}
 
@@ -446,7 +455,7 @@ def main() -> int:  # one linear script
         "--servers",
         default="ours,strawberry,apollo,yoga",
         help="comma-separated, from: ours, strawberry, apollo, yoga, naive (no database),"
-        " ours-devnull, ours-uvicorn (ours started otherwise)",
+        " ours-devnull, ours-uvicorn, ours-interpreted (ours started otherwise)",
     )
     parser.add_argument("--scenarios", default="me,todos", help="comma-separated: me, todos")
     parser.add_argument(
