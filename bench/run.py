@@ -73,6 +73,7 @@ class Sample:
     db_ops: float  # database operations per request
     others: float  # cores others used during the run
     app_load: float  # the app's share of its core during the run
+    speed: float  # the core 0 speed check just before the run (µs; lower is faster)
 
 
 @dataclass
@@ -418,6 +419,7 @@ class Bench:
         """One wrk run on a quiet machine; re-run (bounded) when others disturbed it."""
         for attempt in range(RETRIES + 1):
             wait_for_quiet(self.max_others, self.max_wait)
+            speed = calibrate()
             ops, app, db = opcount(self.mongo), tree_cpu(pid), tree_cpu(self.db_pid)
             busy, ours = machine_busy(), ours_cpu()
             started = time.monotonic()
@@ -428,7 +430,13 @@ class Bench:
             spent = opcount(self.mongo) - ops - 1 - self.background * elapsed
             n = max(run.requests, 1)
             sample = Sample(
-                run, app_s / n * 1e6, db_s / n * 1e6, max(spent, 0) / n, others, app_s / elapsed
+                run,
+                app_s / n * 1e6,
+                db_s / n * 1e6,
+                max(spent, 0) / n,
+                others,
+                app_s / elapsed,
+                speed,
             )
             if others <= self.max_others:
                 return sample
@@ -555,7 +563,8 @@ def main() -> int:  # one linear script
                 samples[(s.name, scenario)].append(sample)
                 print(
                     f"  {label}: {sample.app_us:.0f} µs/request, {sample.run.rps:.0f} req/s,"
-                    f" app at {sample.app_load:.0%} of its core (others {sample.others:.2f} cores)",
+                    f" app at {sample.app_load:.0%} of its core (others {sample.others:.2f} cores,"
+                    f" speed check {sample.speed:.0f} µs)",
                     flush=True,
                 )
 
@@ -612,9 +621,9 @@ def print_table(
 
     print(
         "\n| server | scenario | app CPU µs/request | req/s | p50 ms | p99 ms"
-        " | DB ops/req | DB CPU µs/req | app core use |"
+        " | DB ops/req | DB CPU µs/req | app core use | speed check µs |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, scenario in samples:
         key = (name, scenario)
         shown = "`{ todos }`, no database" if known[name].own_token else scenario
@@ -622,12 +631,13 @@ def print_table(
             f"| {known[name].label} | {shown} | {med(lambda x: x.app_us, key):,.0f}"
             f" | {med(lambda x: x.run.rps, key):,.0f} | {med(lambda x: x.run.p50_ms, key):.1f}"
             f" | {med(lambda x: x.run.p99_ms, key):.1f} | {med(lambda x: x.db_ops, key):.2f}"
-            f" | {med(lambda x: x.db_us, key):,.0f} | {med(lambda x: x.app_load, key):.0%} |"
+            f" | {med(lambda x: x.db_us, key):,.0f} | {med(lambda x: x.app_load, key):.0%}"
+            f" | {med(lambda x: x.speed, key):,.0f} |"
         )
     for label, run in login_rows:
         print(
             f"| ours (both cores) | {label} | - | {run.rps:,.1f} | {run.p50_ms:.1f}"
-            f" | {run.p99_ms:.1f} | - | - | - |"
+            f" | {run.p99_ms:.1f} | - | - | - | - |"
         )
     print("\nours' app CPU per request against each peer's (< 1.00: ours is cheaper)")
     for scenario in scenarios:
