@@ -17,18 +17,32 @@ def log_operation(execution_context: ExecutionContext, started: float) -> None:
     """Log the operation that began at `started` (a `time.perf_counter()` reading)."""
     if not log.isEnabledFor(logging.INFO):
         return
-    context = execution_context.context
     result = execution_context.result
     errors = (result.errors if result is not None else None) or []
     codes = sorted({str((e.extensions or {}).get("code", "UNKNOWN")) for e in errors})
+    _line(
+        execution_context.context,
+        execution_context.operation_name,
+        ",".join(codes) if codes else "ok",
+        started,
+    )
+
+
+def log_success(context: object, operation: str | None, started: float) -> None:
+    """The line of an operation that succeeded without errors (a compiled plan's)."""
+    if log.isEnabledFor(logging.INFO):
+        _line(context, operation, "ok", started)
+
+
+def _line(context: object, operation: str | None, outcome: str, started: float) -> None:
     log.info(
         "graphql operation",
         extra={
             "request_id": context.request_id if isinstance(context, Context) else None,
-            "operation": execution_context.operation_name,
+            "operation": operation,
             "user_id": context.user_id if isinstance(context, Context) else None,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "outcome": ",".join(codes) if codes else "ok",
+            "outcome": outcome,
         },
     )
 
