@@ -10,6 +10,7 @@ the test's data (`World`): ids of every user's todos, real cursors, and broken o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections.abc import Sequence
@@ -62,6 +63,7 @@ LATE_FIELDS = {
     "root": ("securityEvents",),  # carol's, as an admin
 }
 UNKNOWN_ID = "0" * 24
+TOKENLESS = ("anonymous", "expired", "revoked", "garbage")  # every field refused at once
 T = TypeVar("T")
 
 
@@ -79,12 +81,21 @@ class World:
 @dataclass(frozen=True)
 class Operation:
     identity: str  # a key of IDENTITIES
-    body: dict[str, Any]  # the JSON body, exactly as sent
+    body: dict[str, Any]  # the JSON body
+    content: bytes | None = None  # sent instead of `body`, as is
+    content_type: str = "application/json"
+    accepts: tuple[str | None, ...] | None = None  # Accept headers to try (None: the test's)
+
+    def payload(self) -> bytes:
+        return self.content if self.content is not None else json.dumps(self.body).encode()
 
     def describe(self) -> str:
+        head = f"as {self.identity}, Content-Type: {self.content_type}"
+        if self.content is not None:
+            return f"{head}, body:\n{self.content.decode(errors='replace')}"
         query = self.body.get("query")
         rest = {key: value for key, value in self.body.items() if key != "query"}
-        return f"as {self.identity}, body {json.dumps(rest)}, query:\n{query}"
+        return f"{head}, body {json.dumps(rest)}, query:\n{query}"
 
 
 def schema() -> GraphQLSchema:
@@ -92,10 +103,44 @@ def schema() -> GraphQLSchema:
 
 
 def generate(world: World, seed: int, count: int) -> list[Operation]:
-    """`count` operations, the same ones for the same seed and world."""
+    """`count` documents, the same ones for the same seed and world, each followed now and
+    then by the same document with other variable values (another plan for other
+    `@include`/`@skip` values, the same plan with other arguments), or sent without a valid
+    token (the same plan, another caller)."""
     rng = random.Random(seed)  # noqa: S311  # repeatable test data, not a secret
     sdl = schema()
-    return [_document(rng, world, sdl) for _ in range(count)]
+    operations = []
+    for _ in range(count):
+        operation = _document(rng, world, sdl)
+        operations.append(operation)
+        if operation.body.get("variables") and rng.random() < 0.6:
+            operations.append(_vary(rng, world, operation))
+        if rng.random() < 0.15:
+            operations.append(Operation(rng.choice(TOKENLESS), operation.body))
+    return operations
+
+
+def _vary(rng: random.Random, world: World, operation: Operation) -> Operation:
+    """The same document and sender, with other variable values: booleans flipped, other
+    numbers, cursors, users, and ids the sender reads (so it still fails late at most once:
+    see LATE_FIELDS)."""
+    readable = world.readable[operation.identity]
+
+    def other(value: Any) -> Any:
+        if isinstance(value, bool):
+            return not value
+        if isinstance(value, int):
+            return rng.choice([1, 2, 3, 5, 20, 100, 0])
+        if isinstance(value, str):
+            if value in world.cursors or not value:
+                return rng.choice(world.cursors)
+            if value in world.user_ids:
+                return rng.choice(world.user_ids)
+            return rng.choice(readable)
+        return value  # null, and values the type refuses
+
+    values = {name: other(value) for name, value in operation.body["variables"].items()}
+    return Operation(operation.identity, {**operation.body, "variables": values})
 
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
@@ -472,4 +517,79 @@ def cases(world: World) -> list[Operation]:
         (("alice",), {"query": ""}),
         (("alice",), {"query": "query Q { me { id } }", "operationName": 3}),
     ]
-    return [Operation(who, body) for identities, body in bodies for who in identities]
+    written = [Operation(who, body) for identities, body in bodies for who in identities]
+    return written + _persisted() + _requests()
+
+
+def _persisted() -> list[Operation]:
+    """Automatic persisted queries: refused before registration, registered, then sent by
+    hash alone (a known document without its text); a hash that does not match."""
+    text = "query Persisted($n: Int) { todos(first: $n) { edges { node { id title } } } }"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    by_hash = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    wrong = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    return [
+        Operation("alice", {"extensions": by_hash, "variables": {"n": 1}}),
+        Operation("alice", {"query": text, "extensions": by_hash, "variables": {"n": 2}}),
+        Operation("alice", {"extensions": by_hash, "variables": {"n": 3}}),
+        Operation("anonymous", {"extensions": by_hash}),
+        Operation("alice", {"query": text, "extensions": wrong}),
+        Operation(
+            "alice", {"extensions": {"persistedQuery": {"version": 2, "sha256Hash": digest}}}
+        ),
+    ]
+
+
+NUMBERS = (b"2.0", b"1e300", b"true", b"-0", b"2.5")  # as JSON writes them, for an Int
+
+
+def _requests() -> list[Operation]:
+    """Requests the compiled path reads itself before handing them over (or not): odd
+    bodies, other content types, Accept headers."""
+    me = {"query": "{ me { id username } }"}
+    odd = [
+        b'{"query": "{ me { id } }", "variables": []}',
+        b'{"query": "{ me { id } }", "variables": null, "operationName": null}',
+        b'{"query": "{ me { id } }", "operationName": ""}',
+        b'{"query": "{ me { id } }", "extensions": "x"}',
+        b'{"query": "{ __typename }", "query": "{ me { id } }"}',
+        b'{"query": 5}',
+        b"{}",
+        b'[{"query": "{ me { id } }"}]',
+        b'"{ me { id } }"',
+        b"{ me { id } }",
+        b"",
+        '{"query": "{ todo(id: \\"\u00e9\\") { id } }"}'.encode(),
+    ]
+    page = "query($n: Int) { todos(first: $n) { totalCount } }"
+    odd += [b'{"query": "%s", "variables": {"n": %s}}' % (page.encode(), n) for n in NUMBERS]
+    return [
+        *(Operation("alice", {}, content=content) for content in odd),
+        *(
+            Operation("alice", me, content_type=content_type)
+            for content_type in (
+                "application/json; charset=utf-8",
+                "Application/JSON",
+                "text/plain",
+                "application/graphql",
+                "application/x-www-form-urlencoded",
+            )
+        ),
+        Operation(
+            "alice",
+            me,
+            accepts=(
+                "*/*",
+                "application/*",
+                "text/html",
+                "application/json;q=0.5, application/graphql-response+json",
+                "application/graphql-response+json;q=0",
+                "text/html, application/json;q=0.1",
+            ),
+        ),
+        Operation(
+            "anonymous",
+            me,
+            accepts=("application/graphql-response+json, application/json;q=0.9", "*/*;q=0.2"),
+        ),
+    ]
