@@ -8,11 +8,12 @@ request id of an "Internal server error" is masked before comparing."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ GENERATED = 200
 REPEATS = 3  # to each app, under the first media type
 LATER_REPEATS = 2  # under the others: the document is known by then
 RETRIES = 10  # more asks to graphql-core for an answer it has not given yet (races)
+BURST = 16  # operations sent at once, after the sequential comparison
 ACCEPTS = (None, "application/graphql-response+json")
 REQUEST_ID = re.compile(rb'"requestId":"[0-9a-f]{32}"')
 
@@ -67,11 +69,12 @@ async def send(
 class Comparison:
     """Sends operations to both apps and keeps what differs, described in full.
 
-    graphql-core itself answers some documents in more than one way: when sibling fields
+    graphql-core itself may answer a document in more than one way: when sibling fields
     fail on database answers, it reports the one that fails first and cancels the others
     (graphql-core 3.3), so which error an answer holds depends on the order the database
-    replies in. The compiled answer must then be one that graphql-core gives for the same
-    request: it is asked again, up to RETRIES times, for an answer it has not given yet.
+    replies in. The generator avoids such documents (see LATE_FIELDS); should one slip
+    through, the compiled answer must be one that graphql-core gives for the same request:
+    it is asked again, up to RETRIES times, for an answer it has not given yet.
     """
 
     plain: GraphQLClient
@@ -80,13 +83,53 @@ class Comparison:
     failures: list[str] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)  # graphql-core's first, per media type
     races: int = 0  # (operation, media type) pairs graphql-core answered in several ways
+    # graphql-core's answer under each operation's first media type, where it gave only one
+    settled: dict[int, Answer] = field(default_factory=dict)
 
-    async def run(self, operations: Iterable[Operation]) -> None:
-        for operation in operations:  # one at a time: concurrency only adds races
+    async def run(self, operations: Sequence[Operation]) -> None:
+        for number, operation in enumerate(operations):  # one at a time: no races
             for index, accept in enumerate(operation.accepts or ACCEPTS):
-                await self.compare(operation, accept, LATER_REPEATS if index else REPEATS)
+                given = await self.compare(operation, accept, LATER_REPEATS if index else REPEATS)
+                if index == 0 and len(given) == 1:
+                    self.settled[number] = given[0]
 
-    async def compare(self, operation: Operation, accept: str | None, repeats: int) -> None:
+    async def burst(self, operations: Sequence[Operation], size: int) -> None:
+        """Every operation again, `size` at a time, concurrently, to the compiled app only,
+        each answer compared with graphql-core's: concurrent requests share the plans."""
+        await self.warm(size)
+        numbered = [
+            (n, operation)
+            for n, operation in enumerate(operations)
+            if n in self.settled and "extensions" not in operation.body  # APQ: in order
+        ]
+        for start in range(0, len(numbered), size):
+            chunk = numbered[start : start + size]
+            answers = await asyncio.gather(
+                *(
+                    send(self.compiled, op, self.headers[op.identity], (op.accepts or ACCEPTS)[0])
+                    for _, op in chunk
+                )
+            )
+            for (number, operation), answer in zip(chunk, answers, strict=True):
+                if answer != self.settled[number]:
+                    self.failures.append(
+                        f"{operation.describe()}\nAccept: {(operation.accepts or ACCEPTS)[0]}\n"
+                        f"--- graphql-core:\n{self.settled[number].show()}\n"
+                        f"--- compiled, {size} requests at once:\n{answer.show()}"
+                    )
+
+    async def warm(self, size: int) -> None:
+        """Both apps' database connection pools grown to `size` connections beforehand, by
+        answers that cancel nothing: a task cancelled while PyMongo opens a connection
+        leaves its socket unclosed (PYTHON-5867), which a concurrent burst of operations
+        that fail (graphql-core then cancels their siblings) could otherwise run into."""
+        operation = Operation("alice", {"query": "{ me { id } }"})
+        for client in (self.plain, self.compiled):
+            for _ in range(2):
+                auth = self.headers["alice"]
+                await asyncio.gather(*(send(client, operation, auth, None) for _ in range(size)))
+
+    async def compare(self, operation: Operation, accept: str | None, repeats: int) -> list[Answer]:
         """The operation sent `repeats` times to each app, alternately (a document is known,
         and compiled, from its first request on)."""
         authorization = self.headers[operation.identity]
@@ -105,6 +148,7 @@ class Comparison:
                 )
         self.answers.append(given[0])
         self.races += len(given) > 1
+        return given
 
     async def reproduced(
         self, operation: Operation, accept: str | None, wanted: Answer, given: list[Answer]
@@ -259,6 +303,7 @@ async def test_compiled_execution_answers_byte_for_byte_as_graphql_core(
         comparison = Comparison(plain, compiled, headers)
         started = time.perf_counter()
         await comparison.run(operations)
+        await comparison.burst(operations, BURST)
         elapsed = time.perf_counter() - started
     assert not comparison.failures, comparison.report(len(operations))
     codes = _codes(comparison.answers)
