@@ -441,6 +441,7 @@ def cases(world: World) -> list[Operation]:
             {"query": "{ todos(first: 10) { edges { node { id title done } } } me { id } }"},
         ),
         (("carol",), {"query": "{ todos(done: true) { totalCount edges { node { id } } } }"}),
+        (("carol",), {"query": "{ todos(first: 10) { totalCount edges { node { id done } } } }"}),
         (("carol",), {"query": f'{{ todo(id: "{n["carol_bad_title"]}") {{ id title }} }}'}),
         (("carol",), {"query": f'{{ todo(id: "{n["carol_bad_done"]}") {{ id done }} }}'}),
         (("carol", "alice"), {"query": "{ sessions { id current userAgent address } }"}),
