@@ -148,8 +148,8 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 
 
 def _pick(rng: random.Random, choices: Sequence[tuple[T, int]]) -> T:
-    values, weights = zip(*choices, strict=True)
-    return rng.choices(values, weights=weights)[0]
+    values = [value for value, _ in choices]
+    return rng.choices(values, weights=[weight for _, weight in choices])[0]
 
 
 def literal(value: Any) -> str:
@@ -248,7 +248,8 @@ class _OperationWriter:
             return _weighted(self.rng, ROOT_FIELDS)
         if self.rng.random() < 0.06:
             return "__typename"
-        return self.rng.choice(list(parent.fields))
+        names: list[str] = list(parent.fields)
+        return self.rng.choice(names)
 
     def arguments(self, field_name: str, definition: GraphQLField) -> str:
         parts = []
@@ -301,7 +302,7 @@ class _OperationWriter:
         or to the argument's), or now and then sent as what its type refuses."""
         self.names.variables += 1
         name = f"v{self.names.variables}"
-        base = str(get_nullable_type(argument_type))  # type: ignore[arg-type]  # an input type
+        base = str(get_nullable_type(argument_type))
         roll = self.rng.random()
         if required or roll < 0.3:
             self.definitions.append(f"${name}: {base}!")

@@ -389,7 +389,7 @@ def test_the_generated_operations_are_valid_and_repeatable() -> None:
     same seed gives the same ones (a failure can be replayed), and they hold the shapes the
     differential test is about."""
     ids = ("1" * 24, "2" * 24, "3" * 24)
-    readable = {identity: ids[:1] for identity in IDENTITIES}
+    readable: dict[str, tuple[str, ...]] = {identity: ids[:1] for identity in IDENTITIES}
     world = World(ids, readable, ("4" * 24,), ("Y3Vyc29y",), {})
     operations = generate(world, SEED, GENERATED)
     assert operations == generate(world, SEED, GENERATED)
@@ -436,7 +436,7 @@ def manifest_operations(manifest: dict[str, Any], world: World) -> list[Operatio
                 body = {"operationName": entry["name"], "extensions": by_hash, "variables": values}
                 found.append(Operation(identity, body))
             found.append(Operation("alice", {"query": entry["body"], "variables": values}))
-    refused = [
+    refused: list[dict[str, Any]] = [
         {"query": "{ me { id } }"},
         {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "b" * 64}}},
     ]
