@@ -105,6 +105,11 @@ class GraphQLApp(GraphQL[Context, None]):
         asks_for_page = _asks_for_page(request.scope.get("method"), request.query_params)
         if media_type is None and not asks_for_page:
             raise HTTPException(406, media_types.NOT_ACCEPTABLE)
+        return self.sub_response(media_type)
+
+    @staticmethod
+    def sub_response(media_type: str | None) -> Response:
+        """An empty response whose status and headers resolvers may set."""
         response = Response(media_type=media_type)
         response.status_code = None  # type: ignore[assignment]  # unset: Strawberry's 200
         response.raw_headers = []

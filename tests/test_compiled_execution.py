@@ -42,7 +42,8 @@ def served(
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[Served]]:
     @contextlib.asynccontextmanager
     async def serve(**overrides: Any) -> AsyncIterator[Served]:
-        app = create_app(settings_factory(**overrides))
+        # On unless a test turns it off, whatever COMPILED_EXECUTION the suite runs with.
+        app = create_app(settings_factory(**{"compiled_execution": True, **overrides}))
         view = next(
             route.app
             for route in app.router.routes

@@ -47,7 +47,8 @@ async def answer(
     known = schema.known
     if known is None or not _json(request.headers.get("content-type")):
         return await ordinary(None)
-    if media_types.preferred(request.headers.get("accept")) is None:
+    media_type = media_types.preferred(request.headers.get("accept"))
+    if media_type is None:
         return await ordinary(None)
     try:
         data = orjson.loads(await request.body())
@@ -72,7 +73,7 @@ async def answer(
     if found is None:
         return await ordinary(None)
     plan, coerced = found
-    sub_response = await view.get_sub_response(request)
+    sub_response = view.sub_response(media_type)
     context = await view.get_context(request, sub_response)
     started = time.perf_counter()
     try:
