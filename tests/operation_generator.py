@@ -383,9 +383,11 @@ def _document(rng: random.Random, world: World, sdl: GraphQLSchema) -> Operation
     body: dict[str, Any] = {"query": "\n".join(texts + fragments)}
     chosen = rng.randrange(count)
     if count > 1:
-        body["operationName"] = _pick(rng, [(f"Op{chosen}", 18), (None, 1), ("Missing", 1)])
+        body["operationName"] = _pick(rng, [(f"Op{chosen}", 16), (None, 2), ("Missing", 2)])
     elif "query Op0" in texts[0] and rng.random() < 0.5:
         body["operationName"] = "Op0"
+    elif rng.random() < 0.1:
+        body["operationName"] = None
     if variables[chosen] or rng.random() < 0.5:
         body["variables"] = variables[chosen]
     return Operation(identity, body)
