@@ -511,6 +511,46 @@ def cases(world: World) -> list[Operation]:
             )
             for variables in ({"i": True}, {"i": False, "s": True}, {"i": True, "s": None})
         ),
+        # a plan per combination of conditions, up to a limit: 5 variables, 20 combinations
+        *(
+            (
+                ("alice",),
+                {
+                    "query": "query($a: Boolean!, $b: Boolean!, $c: Boolean!, $d: Boolean!, "
+                    "$e: Boolean!) { me { id @include(if: $a) username @skip(if: $b) "
+                    "roles @include(if: $c) createdAt @skip(if: $d) email @include(if: $e) } }",
+                    "variables": dict(
+                        zip("abcde", (bit == "1" for bit in f"{n:05b}"), strict=True)
+                    ),
+                },
+            )
+            for n in range(0, 32, 3)
+        ),
+        # a cost that depends on a variable: light (compiled) or heavy (the heavy lane)
+        *(
+            (
+                ("alice",),
+                {
+                    "query": "query($n: Int) { todos(first: $n) { edges { node { id title done "
+                    "createdAt updatedAt owner { id username createdAt } } } } }",
+                    "variables": {"n": n},
+                },
+            )
+            for n in (2, 100, 3)
+        ),
+        # a query beside a mutation and a subscription, chosen by name; ids of other types
+        (
+            ("alice", "anonymous"),
+            {
+                "query": "query Q { me { id } } mutation M { logoutAll }\n"
+                "subscription S { todoChanged { kind } }",
+                "operationName": "Q",
+            },
+        ),
+        (("alice",), {"query": "{ todo(id: 123) { id } }"}),
+        (("alice",), {"query": "query($id: ID!) { todo(id: $id) { id } }", "variables": {"id": 7}}),
+        (("alice",), {"query": "{ me { id } }", "extensions": {}}),
+        (("alice",), {"query": "{ me { id } }", "extensions": {"persistedQuery": None}}),
         # request errors: parse, validation, limits, introspection, not a query
         (("alice",), {"query": "{ me { id }"}),
         (("alice",), {"query": '{ me { nope } todo(id: 1, x: "y") { id } }'}),

@@ -236,9 +236,8 @@ async def populate(
     alice = await client.register("alice")
     carol = await client.register("carol")
     root = await make_admin(client, "root")
-    alice_todos = await todos_of(
-        client, alice["accessToken"], [f"alice {i}" for i in range(12)], {0, 3, 4, 8, 11}
-    )
+    titles = [f"alice {i}" for i in range(11)] + ['élan "vital" 🚀 \\ </script>']
+    alice_todos = await todos_of(client, alice["accessToken"], titles, {0, 3, 4, 8, 11})
     root_todos = await todos_of(client, root, [f"root {i}" for i in range(4)], {2})
     carol_todos = await todos_of(
         client, carol["accessToken"], [f"carol {i}" for i in range(5)], {1}
