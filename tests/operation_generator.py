@@ -34,14 +34,14 @@ MAX_ALIASES = 14
 
 # Who sends an operation: the test maps each name to an Authorization header (or none).
 IDENTITIES = {
-    "alice": 30,  # a user with a dozen todos, some done
-    "root": 20,  # an admin with a few todos
-    "carol": 15,  # a user whose stored documents were damaged behind the API's back
-    "anonymous": 10,
-    "expired": 7,
-    "garbage": 6,
-    "revoked": 6,
-    "basic": 6,  # an Authorization header of another scheme
+    "alice": 34,  # a user with a dozen todos, some done
+    "root": 24,  # an admin with a few todos
+    "carol": 14,  # a user whose stored documents were damaged behind the API's back
+    "anonymous": 8,
+    "expired": 5,
+    "garbage": 5,
+    "revoked": 5,
+    "basic": 5,  # an Authorization header of another scheme
 }
 ROOT_FIELDS = {
     "me": 4,
@@ -272,7 +272,7 @@ class _OperationWriter:
             return _pick(
                 rng,
                 [
-                    (rng.choice(world.cursors), 8),
+                    (rng.choice(world.cursors), 12),
                     ("", 1),
                     ("bm9wZQ", 1),  # base64 of "nope"
                     ("not a cursor", 1),
