@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from starlette.routing import Route
 
 from graphql_app.api.known_documents import KnownDocuments
+from graphql_app.api.manifest import manifest
 from graphql_app.app import GraphQLApp, create_app
 from graphql_app.logs import JsonFormatter
 from graphql_app.settings import Settings
@@ -32,6 +34,7 @@ TODOS = """query Todos($first: Int, $withDone: Boolean!) {
 }"""
 TODO = "query Todo($id: ID!) { todo(id: $id) { id title } }"
 HANDED_OVER = "compiled plan handed over"
+ROOT = Path(__file__).parent.parent
 
 Served = tuple[GraphQLClient, KnownDocuments | None]
 
@@ -176,3 +179,36 @@ async def test_heavy_documents_stay_in_the_heavy_lane(
             assert (await client.execute(heavy, token=token)).errors == []
         assert not _compiled(known, heavy, {})
         assert _compiled(known, ME, {})
+
+
+async def test_persisted_documents_are_compiled_from_the_start(
+    served: Callable[..., contextlib.AbstractAsyncContextManager[Served]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    operations = manifest((ROOT / "schema" / "operations").glob("*.graphql"))["operations"]
+    path = tmp_path / "manifest.json"
+    path.write_text(
+        json.dumps(
+            {"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}
+        )
+    )
+    me = next(op for op in operations if op["type"] == "query" and "me {" in op["body"])
+    caplog.set_level(logging.DEBUG, logger="graphql_app")
+    async with served() as (client, _):
+        token = (await client.register())["accessToken"]
+    async with served(persisted_documents=path, trusted_documents_only=True) as (client, known):
+        assert known is not None
+        assert known.plan(me["body"], me["name"], {}) is not None  # before any request
+        by_hash = await client.http.post(
+            "/graphql",
+            json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": me["id"]}}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        refused = await client.http.post(
+            "/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert by_hash.status_code == 200
+    assert by_hash.json()["data"]["me"]["username"] == "alice"
+    assert refused.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
+    assert HANDED_OVER not in caplog.text

@@ -2,7 +2,8 @@
 
 A document becomes known the first time it is sent: it is parsed and validated through the
 same caches as the ordinary path (so with the same limits), its cost is checked against the
-heavy-query lane, and its operation is compiled (`api.compiled`). Later requests with the
+heavy-query lane, and its operation is compiled (`api.compiled`); the documents of the
+persisted-query manifest are known from the start and never forgotten. Later requests with the
 same text and operation name go straight to the plan. Invalid texts are never kept; valid
 ones that cannot be compiled are remembered as such, so they are not tried again.
 """
@@ -75,6 +76,13 @@ class KnownDocuments:
         self.costs = costs
         self.heavy_cost = heavy_cost
         self._known: OrderedDict[tuple[str, str | None], _Known | object] = OrderedDict()
+        self._pinned: dict[tuple[str, str | None], _Known | object] = {}
+
+    def prepare(self, text: str, operation_name: str | None) -> None:
+        """Know a persisted (manifest) document from the start, for good."""
+        known = self._learn(text, operation_name)
+        if known is not None:
+            self._pinned[text, operation_name] = known
 
     def plan(
         self, text: str, operation_name: str | None, raw_variables: Mapping[str, Any] | None
@@ -82,7 +90,7 @@ class KnownDocuments:
         """The plan for this request and its coerced variables; None: execute it the ordinary
         way (unknown, invalid, not compiled, or its variables do not coerce)."""
         key = (text, operation_name)
-        known = self._known.get(key)
+        known = self._pinned.get(key) or self._known.get(key)
         if known is None:
             known = self._learn(text, operation_name)
             if known is None:
@@ -107,7 +115,7 @@ class KnownDocuments:
         except Fallback:
             return None
         except Unsupported:
-            self._known[key] = NOT_COMPILED
+            (self._pinned if key in self._pinned else self._known)[key] = NOT_COMPILED
             return None
         return plan, variables
 

@@ -198,6 +198,10 @@ def build_schema(settings: Settings | None = None) -> Schema:
         settings, lambda document: validate_document(schema._schema, document, tuple(rules), hide)
     )
     schema.names = names
+    if schema.known is not None:
+        for operation in schema.documents.manifest.values():
+            schema.known.prepare(operation.body, operation.name)
+            schema.known.prepare(operation.body, None)  # a single operation, sent unnamed
     if names is not None:
         names.known |= schema.documents.operation_names
     return schema
