@@ -205,10 +205,11 @@ class Comparison:
         """The first failure of each of the first operations that failed."""
         firsts = {failure.split("\n--- ", 1)[0]: failure for failure in reversed(self.failures)}
         shown = "\n\n".join(list(reversed(firsts.values()))[:5])
+        unraised = sum("\n--- unraisable " in failure for failure in self.failures)
         return (
-            f"{len(self.failures)} failures (a compiled answer unlike graphql-core's, or an "
-            f"exception left unraised), for {len(firsts)} requests of {sent} operations; "
-            "the first of each of the first ones:"
+            f"{len(self.failures) - unraised} compiled answers unlike graphql-core's and "
+            f"{unraised} exceptions left unraised, for {len(firsts)} requests of {sent} "
+            "operations; the first of each of the first ones:"
             f"\n\n{shown}"
         )
 
