@@ -247,8 +247,8 @@ async def populate(
     client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]], db_name: str
 ) -> tuple[World, dict[str, str | None]]:
     """alice: 12 todos (5 done), an email; root, an admin: 4 (1 done); carol: 5, two damaged
-    in the database (a null title, a `done` that is no Boolean), like her session's user
-    agent and a security event's address (values no String can represent). Returns what
+    in the database (a null title, a `done` that is no Boolean), like her two sessions' user
+    agents and her security events' addresses (values no String can represent). Returns what
     the operations name, and each identity's Authorization header."""
     alice = await client.register("alice")
     carol = await client.register("carol")
@@ -265,8 +265,9 @@ async def populate(
     await db.todos.update_one({"_id": ObjectId(carol_todos[1])}, {"$set": {"title": None}})
     await db.todos.update_one({"_id": ObjectId(carol_todos[3])}, {"$set": {"done": "maybe"}})
     carol_id = ObjectId(carol["user"]["id"])
+    assert (await client.login("carol")).errors == []  # a second session: two errors in a list
     await db.sessions.update_many({"user_id": carol_id}, {"$set": {"user_agent": {"a": 1}}})
-    await db.security_events.update_one({"owner_id": carol_id}, {"$set": {"address": ["x"]}})
+    await db.security_events.update_many({"owner_id": carol_id}, {"$set": {"address": ["x"]}})
 
     second = (await client.login("alice")).data["login"]
     logout = await client.execute(
