@@ -548,6 +548,7 @@ def cases(world: World) -> list[Operation]:
             },
         ),
         (("alice",), {"query": "{ todo(id: 123) { id } }"}),
+        (("alice", "root"), {"query": "{ me { id: username username: id roles: __typename } }"}),
         (("alice",), {"query": "query($id: ID!) { todo(id: $id) { id } }", "variables": {"id": 7}}),
         (("alice",), {"query": "{ me { id } }", "extensions": {}}),
         (("alice",), {"query": "{ me { id } }", "extensions": {"persistedQuery": None}}),
