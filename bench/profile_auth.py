@@ -192,6 +192,15 @@ async def run(settings: Settings, pid: int, scale: float) -> None:
         "auth.authenticate (token + _load)", lambda: auth.authenticate(token), db_n, pid
     )
 
+    header = f"Bearer {token}"
+
+    async def per_request() -> None:
+        context = Context(services, header, where)
+        await context.require_principal()
+
+    await async_bench("Context + require_principal (a request's auth)", per_request, db_n, pid)
+    sync_bench("Context(...) alone", lambda: Context(services, header, where), int(20000 * scale))
+
     variants: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
         "find_one {_id} (no projection)": ({"_id": user_id}, None),
         "find_one {_id, tv, sid $ne} proj {revoked_sessions: 0}": (

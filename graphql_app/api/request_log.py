@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 from ..context import Context
 
 log = logging.getLogger("graphql_app.requests")
+MESSAGE = "graphql operation"
 
 
 def log_operation(execution_context: ExecutionContext, started: float) -> None:
@@ -21,9 +22,9 @@ def log_operation(execution_context: ExecutionContext, started: float) -> None:
     result = execution_context.result
     errors = (result.errors if result is not None else None) or []
     codes = sorted({str((e.extensions or {}).get("code", "UNKNOWN")) for e in errors})
-    log.info(
-        "graphql operation",
-        extra={
+    _emit(
+        "log_operation",
+        {
             "request_id": context.request_id if isinstance(context, Context) else None,
             "operation": execution_context.operation_name,
             "user_id": context.user_id if isinstance(context, Context) else None,
@@ -36,9 +37,11 @@ def log_operation(execution_context: ExecutionContext, started: float) -> None:
 def log_refusal(context: object, operation: str | None, code: str, started: float) -> None:
     """The line of an operation refused before parsing (a persisted query); `operation`: a
     name the manifest knows, else None (a client-sent string is not logged)."""
-    log.info(
-        "graphql operation",
-        extra={
+    if not log.isEnabledFor(logging.INFO):
+        return
+    _emit(
+        "log_refusal",
+        {
             "request_id": context.request_id if isinstance(context, Context) else None,
             "operation": operation,
             "user_id": None,
@@ -46,3 +49,11 @@ def log_refusal(context: object, operation: str | None, code: str, started: floa
             "outcome": code,
         },
     )
+
+
+def _emit(function: str, extra: dict[str, object]) -> None:
+    """`log.info(MESSAGE, extra=extra)` without its walk up the stack to find the caller's
+    line, which the JSON line never shows (about a sixth of the line's cost); the record
+    names the function instead."""
+    record = log.makeRecord(log.name, logging.INFO, __file__, 0, MESSAGE, (), None, function, extra)
+    log.handle(record)
