@@ -13,6 +13,7 @@ Compare figures from one run only: the VM is noisy.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import logging
 import os
@@ -53,6 +54,7 @@ def db_cpu(pid: int) -> float:
 
 
 ROUNDS = 3
+CONCURRENT = 32
 
 
 def report(name: str, n: int, app: list[float], db: list[float] | None = None) -> None:
@@ -75,8 +77,9 @@ def sync_bench(name: str, fn: Callable[[], object], n: int) -> None:
 
 
 async def async_bench(
-    name: str, fn: Callable[[], Awaitable[object]], n: int, pid: int | None = None
+    name: str, fn: Callable[[], Awaitable[object]], n: int, pid: int | None = None, per: int = 1
 ) -> None:
+    """`per`: requests one call of `fn` serves (figures are per request)."""
     for _ in range(min(n // 10, 200)):
         await fn()
     app, db = [], []
@@ -87,7 +90,7 @@ async def async_bench(
             await fn()
         app.append(time.process_time() - start)
         db.append(db_cpu(pid) - db_start if pid else 0.0)
-    report(name, n, app, db if pid else None)
+    report(name, n * per, app, db if pid else None)
 
 
 def log_bench(services: Services, scale: float) -> None:
@@ -192,6 +195,31 @@ async def run(settings: Settings, pid: int, scale: float) -> None:
         "auth.authenticate (token + _load)", lambda: auth.authenticate(token), db_n, pid
     )
 
+    async def concurrently() -> None:  # as under load: 32 requests in flight
+        await asyncio.gather(*(auth.authenticate(token) for _ in range(CONCURRENT)))
+
+    await async_bench(
+        f"auth.authenticate x{CONCURRENT} concurrent (per request)",
+        concurrently,
+        db_n // CONCURRENT,
+        pid,
+        per=CONCURRENT,
+    )
+    others = [
+        (await auth.register(f"bench{i}", "benchmark password", where)).access_token
+        for i in range(CONCURRENT)
+    ]
+
+    async def concurrently_many_users() -> None:
+        await asyncio.gather(*(auth.authenticate(other) for other in others))
+
+    await async_bench(
+        f"auth.authenticate x{CONCURRENT} concurrent, as many users",
+        concurrently_many_users,
+        db_n // CONCURRENT,
+        pid,
+        per=CONCURRENT,
+    )
     header = f"Bearer {token}"
 
     async def per_request() -> None:

@@ -6,6 +6,7 @@ forged token none, a refresh two (three when a concurrent refresh is answered in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -121,6 +122,31 @@ async def test_a_deleted_users_token_is_refused_as_invalid_in_one_operation(
         assert (await client.me(token)).reasons == ["TOKEN_INVALID"]
 
     assert await _ops(mongo, gone) == 1
+
+
+async def test_concurrent_requests_share_the_user_lookup_each_with_its_own_answer(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]], db_name: str
+) -> None:
+    """Lookups asked for while a batch has not been sent join it: one operation for many
+    requests, each still refused or answered by its own user's stored state."""
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    phone = (await client.login("bob")).data["login"]
+    logout = "mutation($t: String) { logout(refreshToken: $t) }"
+    assert (await client.execute(logout, {"t": phone["refreshToken"]})).errors == []
+    carol = await client.register("carol")
+    await mongo[db_name]["users"].delete_one({"username": "carol"})
+    tokens = [alice["accessToken"]] * 3 + [bob["accessToken"], phone["accessToken"]]
+    tokens.append(carol["accessToken"])
+
+    async def together() -> None:
+        results = await asyncio.gather(*(client.me(token) for token in tokens))
+        names = [r.data["me"]["username"] if r.data and r.data["me"] else None for r in results]
+        assert names == ["alice", "alice", "alice", "bob", None, None]
+        reasons = [r.reasons for r in results]
+        assert reasons == [[], [], [], [], ["TOKEN_REVOKED"], ["TOKEN_INVALID"]]
+
+    assert await _ops(mongo, together) == 1
 
 
 def _index_names(plan: dict[str, Any]) -> set[str]:

@@ -26,6 +26,7 @@ from .passwords import burn_verification, hash_password, verify_password
 from .sessions import Current
 from .throttle import LoginThrottle
 from .tokens import Claims, TokenCodec, TokenType
+from .user_lookup import UserLookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class AuthService:
             settings.login_window_seconds,
         )
         self.events = SecurityLog(settings.security_event_ttl)
+        self.users = UserLookup()
 
     async def register(
         self, username: str, password: str, client: ClientInfo, email: str | None = None
@@ -255,13 +257,13 @@ class AuthService:
                 await self.events.record(_user_id(user), kind, client)
 
     async def _load(self, claims: Claims) -> User:
-        """The one way a token's user is loaded: one lookup by `_id` (the database's cheapest
-        query: a filter on the revoked sessions cost the embedded one twice as much), then the
-        token checked against the stored user here, so a refusal names its reason without a
-        second lookup: TOKEN_REVOKED if logoutAll/changePassword (token version) or a logout
-        or reuse detection (revoked sessions) has ended it since, TOKEN_INVALID if the user
-        is gone."""
-        raw = await User.get_pymongo_collection().find_one({"_id": _object_id(claims.sub)})
+        """The one way a token's user is loaded: a lookup by `_id` (the database's cheapest
+        query: a filter on the revoked sessions cost the embedded one twice as much; batched
+        with the concurrent requests' lookups), then the token checked against the stored
+        user here, so a refusal names its reason without a second lookup: TOKEN_REVOKED if
+        logoutAll/changePassword (token version) or a logout or reuse detection (revoked
+        sessions) has ended it since, TOKEN_INVALID if the user is gone."""
+        raw = await self.users.get(_object_id(claims.sub))
         if raw is None:
             raise Unauthenticated(Reason.TOKEN_INVALID)
         if _ended(claims, raw):
