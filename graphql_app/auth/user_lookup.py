@@ -11,6 +11,7 @@ already sent is never joined: revocation is exactly as fresh as with a query per
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from bson import ObjectId
@@ -21,9 +22,14 @@ Raw = dict[str, Any]
 MAX_BATCH = 100  # ids per query: the answer fits in the first batch of a cursor (101)
 
 
+Batch = list[tuple[ObjectId, asyncio.Future[Raw | None]]]
+
+
 class UserLookup:
+    """One per app (one event loop)."""
+
     def __init__(self) -> None:
-        self._open: list[tuple[ObjectId, asyncio.Future[Raw | None]]] | None = None
+        self._open: Batch | None = None
         self._sending: set[asyncio.Task[None]] = set()  # referenced until done
 
     async def get(self, user_id: ObjectId) -> Raw | None:
@@ -36,11 +42,11 @@ class UserLookup:
             batch = self._open = []
             task = loop.create_task(self._send(batch))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(functools.partial(self._sent, batch))
         batch.append((user_id, future))
         return await future
 
-    async def _send(self, batch: list[tuple[ObjectId, asyncio.Future[Raw | None]]]) -> None:
+    async def _send(self, batch: Batch) -> None:
         if self._open is batch:
             self._open = None  # from now on, lookups start a new batch
         ids = list({user_id for user_id, _ in batch})
@@ -52,10 +58,6 @@ class UserLookup:
             else:
                 cursor = collection.find({"_id": {"$in": ids}})
                 found = {raw["_id"]: raw for raw in await cursor.to_list(None)}
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
         except Exception as error:  # each waiting request fails with it, as if it had asked
             for _, future in batch:
                 if not future.done():
@@ -64,3 +66,12 @@ class UserLookup:
         for user_id, future in batch:
             if not future.done():  # not a request cancelled meanwhile
                 future.set_result(found.get(user_id))
+
+    def _sent(self, batch: Batch, task: asyncio.Task[None]) -> None:
+        """However the task ended (even cancelled before it started): no lookup joins this
+        batch any more, and none waits for it forever."""
+        self._sending.discard(task)
+        if self._open is batch:
+            self._open = None
+        for _, future in batch:
+            future.cancel()  # a no-op for those answered
