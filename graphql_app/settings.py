@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=15, ge=0)
     max_query_tokens: int = Field(default=2000, ge=1)
     allow_batching: bool = False
+    compiled_execution: bool = True
     max_query_cost: int = Field(default=5000, ge=1)
     heavy_query_cost: int = Field(default=1000, ge=0)
     heavy_query_concurrency: int = Field(default=1, ge=1)

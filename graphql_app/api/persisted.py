@@ -85,12 +85,14 @@ class PersistedDocuments:
     apq: bool = True
     trusted_only: bool = False
     _by_text_hash: dict[str, str] = field(init=False)
+    _texts: frozenset[str] = field(init=False)  # the manifest's texts: a trusted text is one
     _names: frozenset[str] = field(init=False)
     _remembered: OrderedDict[str, str] = field(init=False, default_factory=OrderedDict)
     _remembered_size: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._by_text_hash = {sha256_hex(op.body): op.body for op in self.manifest.values()}
+        self._texts = frozenset(self._by_text_hash.values())
         self._names = frozenset(op.name for op in self.manifest.values())
 
     @property
@@ -101,8 +103,7 @@ class PersistedDocuments:
         """The text to run, or the refusal (a `PersistedQueryError`)."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
-            trusted = query is None or sha256_hex(query) in self._by_text_hash
-            if self.trusted_only and not trusted:
+            if self.trusted_only and query is not None and query not in self._texts:
                 raise QueryNotInSafelist
             return query
         digest = _digest(persisted)

@@ -21,11 +21,12 @@ from strawberry.types.graphql import OperationType
 from .. import tracing
 from ..metrics import OperationNames
 from ..settings import Settings
+from .compiled import supported
 from .cost import CostBook, cost_rule
 from .error_codes import shape_in_place
-from .execution import PlainScalarExecutor, mark_plain_scalars
 from .heavy_lane import HeavyLane
 from .input_errors import specified_rules
+from .known_documents import KnownDocuments
 from .mutations import Mutation
 from .operation import Operation, validate_document
 from .operation_metrics import record
@@ -44,6 +45,7 @@ MAX_BATCH = 10  # operations per batched request, when ALLOW_BATCHING is on
 
 class Schema(strawberry.Schema):
     documents: PersistedDocuments
+    known: KnownDocuments | None  # None: every request takes the ordinary path
     names: OperationNames | None  # None: METRICS off
 
     async def execute(
@@ -176,14 +178,30 @@ def build_schema(settings: Settings | None = None) -> Schema:
             ).factory(),
         ],
         config=config,
-        execution_context_class=PlainScalarExecutor,
     )
-    mark_plain_scalars(schema)
     hide = not settings.introspection_enabled
+    span = tracing.operation_span()
+    compiled = settings.compiled_execution and span is None and supported()
+    schema.known = (
+        KnownDocuments(
+            schema._schema,
+            tuple(rules),
+            hide_suggestions=hide,
+            max_tokens=settings.max_query_tokens,
+            costs=costs,
+            heavy_cost=settings.heavy_query_cost,
+        )
+        if compiled
+        else None
+    )
     schema.documents = load_documents(
         settings, lambda document: validate_document(schema._schema, document, tuple(rules), hide)
     )
     schema.names = names
+    if schema.known is not None:
+        for operation in schema.documents.manifest.values():
+            schema.known.prepare(operation.body, operation.name)
+            schema.known.prepare(operation.body, None)  # a single operation, sent unnamed
     if names is not None:
         names.known |= schema.documents.operation_names
     return schema
