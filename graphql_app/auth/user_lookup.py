@@ -6,15 +6,29 @@ many requests share one database operation (its fixed cost, in the driver and in
 database, is most of what authenticating a request costs), and a lone request costs one
 operation, as before. Every request still reads the database after it arrived, since a batch
 already sent is never joined: revocation is exactly as fresh as with a query per request.
+
+Each request keeps its own database deadline (REQUEST_TIMEOUT, see `database.request_budget`):
+the query runs until the latest deadline of its batch, and each request waits for it only
+until its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import math
+import time
+from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from bson import ObjectId
+
+# Private, to read a request's deadline (there is no public reader): pymongo is pinned
+# exactly, and tests/test_user_lookup.py fails if this stops reflecting `pymongo.timeout`.
+from pymongo import _csot
+from pymongo.errors import NetworkTimeout
 
 from ..models import User
 
@@ -22,7 +36,14 @@ Raw = dict[str, Any]
 MAX_BATCH = 100  # ids per query: the answer fits in the first batch of a cursor (101)
 
 
-Batch = list[tuple[ObjectId, asyncio.Future[Raw | None]]]
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    user_id: ObjectId
+    future: asyncio.Future[Raw | None]
+    deadline: float  # time.monotonic(); inf: none but the client's timeoutMS
+
+
+Batch = list[_Wanted]
 
 
 class UserLookup:
@@ -35,37 +56,46 @@ class UserLookup:
     async def get(self, user_id: ObjectId) -> Raw | None:
         """The stored user, as the database has it now; None if there is none."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Raw | None] = loop.create_future()
+        wanted = _Wanted(user_id, loop.create_future(), _csot.get_deadline())
         batch = self._open
         if batch is None or len(batch) >= MAX_BATCH:
-            # The task copies this request's context: its database deadline applies.
             batch = self._open = []
-            task = loop.create_task(self._send(batch))
+            # A context of its own: no request's deadline (or anything else) leaks into it.
+            task = loop.create_task(self._send(batch), context=contextvars.Context())
             self._sending.add(task)
             task.add_done_callback(functools.partial(self._sent, batch))
-        batch.append((user_id, future))
-        return await future
+        batch.append(wanted)
+        if math.isinf(wanted.deadline):
+            return await wanted.future
+        try:
+            async with asyncio.timeout(max(wanted.deadline - time.monotonic(), 0)):
+                return await wanted.future
+        except TimeoutError:  # as the driver fails past a deadline (SERVICE_UNAVAILABLE)
+            raise NetworkTimeout("timed out waiting for the user lookup") from None
 
     async def _send(self, batch: Batch) -> None:
         if self._open is batch:
             self._open = None  # from now on, lookups start a new batch
-        ids = list({user_id for user_id, _ in batch})
+        latest = max(wanted.deadline for wanted in batch)
+        seconds = None if math.isinf(latest) else max(latest - time.monotonic(), 1e-6)
+        ids = list({wanted.user_id for wanted in batch})
         collection = User.get_pymongo_collection()
         try:
-            if len(ids) == 1:
-                one = await collection.find_one({"_id": ids[0]})
-                found = {ids[0]: one} if one is not None else {}
-            else:
-                cursor = collection.find({"_id": {"$in": ids}})
-                found = {raw["_id"]: raw for raw in await cursor.to_list(None)}
+            with pymongo.timeout(seconds):
+                if len(ids) == 1:
+                    one = await collection.find_one({"_id": ids[0]})
+                    found = {ids[0]: one} if one is not None else {}
+                else:
+                    cursor = collection.find({"_id": {"$in": ids}})
+                    found = {raw["_id"]: raw for raw in await cursor.to_list(None)}
         except Exception as error:  # each waiting request fails with it, as if it had asked
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            for wanted in batch:
+                if not wanted.future.done():
+                    wanted.future.set_exception(error)
             return
-        for user_id, future in batch:
-            if not future.done():  # not a request cancelled meanwhile
-                future.set_result(found.get(user_id))
+        for wanted in batch:
+            if not wanted.future.done():  # not a request cancelled or timed out meanwhile
+                wanted.future.set_result(found.get(wanted.user_id))
 
     def _sent(self, batch: Batch, task: asyncio.Task[None]) -> None:
         """However the task ended (even cancelled before it started): no lookup joins this
@@ -73,5 +103,5 @@ class UserLookup:
         self._sending.discard(task)
         if self._open is batch:
             self._open = None
-        for _, future in batch:
-            future.cancel()  # a no-op for those answered
+        for wanted in batch:
+            wanted.future.cancel()  # a no-op for those answered
