@@ -10,6 +10,8 @@ from typing import Any
 # Attributes a LogRecord always has; anything else was passed with `extra=` and is kept, but
 # uvicorn's `color_message` (its message again, with terminal colour codes).
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+# json.dumps(entry, default=str) builds this encoder again for every line.
+_ENCODER = json.JSONEncoder(default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +25,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:

@@ -105,6 +105,23 @@ async def test_a_valid_variable_still_runs(client: GraphQLClient) -> None:
     assert result.data == {"todos": {"totalCount": 0}}
 
 
+async def test_an_argument_refused_during_execution_is_bad_user_input(
+    client: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """null for a nullable variable with a default, given to the non-null `if` of @skip:
+    variable coercion accepts it, the argument does not. Found by the differential test."""
+    session = await client.register("alice")
+    query = "query($s: Boolean = false) { me { username @skip(if: $s) } }"
+    for _ in range(2):  # the second time, a known document (a compiled plan hands it over)
+        result = await client.execute(query, {"s": None}, token=session["accessToken"])
+        assert result.data is None  # `me` is non-null
+        assert [(e["message"], e["extensions"], e["path"]) for e in result.errors] == [
+            ("Argument 'if' has an invalid value.", {"code": "BAD_USER_INPUT"}, ["me"])
+        ]
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 LITERAL_FAILURES = [
     f'mutation {{ register(input: {{usernme: "al", password: "{PASSWORD}"}}) {{ accessToken }} }}',
     f'mutation {{ register(input: {{username: "alice"}}) {{ accessToken }} }} # "{PASSWORD}"',

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import parse
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 
 from graphql_app.api.compiled import (
     Fallback,
@@ -98,7 +100,22 @@ async def _both(query: str, variables: dict[str, Any] | None = None) -> tuple[An
 
 
 def test_the_pinned_libraries_are_the_ones_installed() -> None:
-    assert supported()
+    assert supported(SCHEMA)
+
+
+def test_a_schema_with_resolver_middleware_is_not_compiled() -> None:
+    class Audit(SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            return _next(root, info, *args, **kwargs)
+
+    @strawberry.type
+    class Other:  # its own types: Strawberry keeps a schema's resolvers on them
+        answer: int = 42
+
+    assert supported(strawberry.Schema(Other))
+    assert not supported(strawberry.Schema(Other, extensions=[Audit]))
+    subscript = StrawberryConfig(default_resolver=lambda source, name: source[name])
+    assert not supported(strawberry.Schema(Other, config=subscript))
 
 
 QUERIES = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -38,6 +39,37 @@ async def test_one_line_per_operation_without_secrets(
     everything = caplog.text + json.dumps(_lines(caplog))
     for secret in (token, payload["refreshToken"], PASSWORD, "a wrong password", "Bearer"):
         assert secret not in everything
+
+
+async def test_the_operation_line_keeps_its_exact_format(
+    client: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Byte for byte what `json.dumps` writes: these keys in this order, `", "` and `": "`
+    between them; readers of the log may parse it with anything."""
+    caplog.set_level(logging.INFO)
+    token = (await client.register("alice"))["accessToken"]
+    await client.execute("query Me { me { id } }", token=token)
+    await client.execute("query Me { me { id } }", token=token + "x")
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records if r.getMessage() == "graphql operation"]
+    ok, refused = lines[-2:]
+    for line in (ok, refused):
+        entry = json.loads(line)
+        assert line == json.dumps(entry)
+        assert list(entry) == [
+            "time",
+            "level",
+            "logger",
+            "message",
+            "request_id",
+            "operation",
+            "user_id",
+            "duration_ms",
+            "outcome",
+        ]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["time"])
+    assert json.loads(ok)["outcome"] == "ok"
+    assert json.loads(refused)["outcome"] == "UNAUTHENTICATED"
 
 
 async def test_expected_errors_log_no_traceback(

@@ -1,11 +1,12 @@
 """Database operations per request, counted by the database itself (serverStatus
 opcounters): a performance budget that does not depend on the machine's speed. `me` costs
-one operation (the user, with the revocation checks in the same query), a page of todos
-three whatever its size (user, page, count; owners come from the DataLoader), a forged
-token none, a refresh two (three when a concurrent refresh is answered in its grace)."""
+one operation (the user by `_id`, the token checked against it; a refused token too), a page
+of todos three whatever its size (user, page, count; owners come from the DataLoader), a
+forged token none, a refresh two (three when a concurrent refresh is answered in its grace)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -85,6 +86,67 @@ async def test_a_refused_token_costs_nothing(
 
     assert await _ops(mongo, forged) == 0
     assert await _ops(mongo, anonymous) == 0
+
+
+async def test_a_revoked_token_is_refused_with_its_reason_in_one_operation(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """The user is read by `_id` whatever the token's state, and the token checked against
+    it: a refusal names its reason without a second lookup."""
+    alice = await client.register("alice")
+    phone = (await client.login("alice")).data["login"]
+    logout = "mutation($t: String) { logout(refreshToken: $t) }"
+    assert (await client.execute(logout, {"t": phone["refreshToken"]})).errors == []
+
+    async def revoked_session() -> None:
+        assert (await client.me(phone["accessToken"])).reasons == ["TOKEN_REVOKED"]
+
+    assert await _ops(mongo, revoked_session) == 1
+    assert (await client.me(alice["accessToken"])).errors == []  # only that session ended
+    everywhere = await client.execute("mutation { logoutAll }", token=alice["accessToken"])
+    assert everywhere.errors == []
+
+    async def older_token_version() -> None:
+        assert (await client.me(alice["accessToken"])).reasons == ["TOKEN_REVOKED"]
+
+    assert await _ops(mongo, older_token_version) == 1
+
+
+async def test_a_deleted_users_token_is_refused_as_invalid_in_one_operation(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]], db_name: str
+) -> None:
+    token = (await client.register("alice"))["accessToken"]
+    await mongo[db_name]["users"].delete_one({"username": "alice"})
+
+    async def gone() -> None:
+        assert (await client.me(token)).reasons == ["TOKEN_INVALID"]
+
+    assert await _ops(mongo, gone) == 1
+
+
+async def test_concurrent_requests_share_the_user_lookup_each_with_its_own_answer(
+    client: GraphQLClient, mongo: AsyncMongoClient[dict[str, Any]], db_name: str
+) -> None:
+    """Lookups asked for while a batch has not been sent join it: one operation for many
+    requests, each still refused or answered by its own user's stored state."""
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    phone = (await client.login("bob")).data["login"]
+    logout = "mutation($t: String) { logout(refreshToken: $t) }"
+    assert (await client.execute(logout, {"t": phone["refreshToken"]})).errors == []
+    carol = await client.register("carol")
+    await mongo[db_name]["users"].delete_one({"username": "carol"})
+    tokens = [alice["accessToken"]] * 3 + [bob["accessToken"], phone["accessToken"]]
+    tokens.append(carol["accessToken"])
+
+    async def together() -> None:
+        results = await asyncio.gather(*(client.me(token) for token in tokens))
+        names = [r.data["me"]["username"] if r.data and r.data["me"] else None for r in results]
+        assert names == ["alice", "alice", "alice", "bob", None, None]
+        reasons = [r.reasons for r in results]
+        assert reasons == [[], [], [], [], ["TOKEN_REVOKED"], ["TOKEN_INVALID"]]
+
+    assert await _ops(mongo, together) == 1
 
 
 def _index_names(plan: dict[str, Any]) -> set[str]:

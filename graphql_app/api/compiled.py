@@ -20,7 +20,7 @@ document using anything the compiler does not handle (abstract types, introspect
 
 It uses graphql-core's `Executor.build`/`collect_fields` (internal API) and Strawberry's
 resolve-info class; both libraries are pinned, and `supported()` keeps plans off for any
-other version.
+other version (and for a schema with resolver middleware).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
 import graphql
+import strawberry
 from graphql import (
     DirectiveNode,
     DocumentNode,
@@ -52,6 +53,7 @@ from graphql.execution.executor import Executor
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor
 from graphql.pyutils import Path, Undefined, is_awaitable
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -59,7 +61,7 @@ from strawberry.types.field import StrawberryField
 VERSIONS = {"graphql-core": "3.3.2", "strawberry-graphql": "0.341.2"}
 MISSING = object()
 
-Completer = Callable[[Any, Path, Any, "Request"], Any]  # value, path, info -> completed
+Completer = Callable[[Any, Path, "Request"], Any]  # value, its path -> completed or awaitable
 
 
 class Fallback(Exception):  # a signal, not an error
@@ -70,14 +72,22 @@ class Unsupported(Exception):  # a signal, not an error
     """The document uses something the compiler does not handle."""
 
 
-def supported() -> bool:
-    """True for the pinned graphql-core and Strawberry, whose internals this module uses."""
+def supported(schema: BaseSchema) -> bool:
+    """True for the pinned graphql-core and Strawberry, whose internals this module uses,
+    and a schema whose fields only its resolvers see: the default resolver `getattr` (read
+    directly here), no schema extension or directive with a `resolve` hook (middleware that
+    a plan would skip)."""
     from importlib.metadata import version
 
-    return (
-        graphql.version == VERSIONS["graphql-core"]
-        and version("strawberry-graphql") == VERSIONS["strawberry-graphql"]
-    )
+    if graphql.version != VERSIONS["graphql-core"]:
+        return False
+    if version("strawberry-graphql") != VERSIONS["strawberry-graphql"]:
+        return False
+    if not isinstance(schema, strawberry.Schema) or schema.directives:
+        return False
+    if schema.config.default_resolver is not getattr:
+        return False
+    return not any(extension._implements_resolve() for extension in schema.get_extensions())
 
 
 class Request:
@@ -219,8 +229,8 @@ class _Compiler:
         if isinstance(return_type, GraphQLNonNull):
             inner = self.completer(return_type.of_type, details)
 
-            def non_null(value: Any, path: Path, info: Any, request: Request) -> Any:
-                completed = inner(value, path, info, request)
+            def non_null(value: Any, path: Path, request: Request) -> Any:
+                completed = inner(value, path, request)
                 if completed is None:
                     raise Fallback
                 if is_awaitable(completed):
@@ -233,7 +243,7 @@ class _Compiler:
         if isinstance(return_type, GraphQLLeafType):
             coerce = return_type.coerce_output_value
 
-            def leaf(value: Any, path: Path, info: Any, request: Request) -> Any:
+            def leaf(value: Any, path: Path, request: Request) -> Any:
                 if value is None:
                     return None
                 coerced = coerce(value)
@@ -250,7 +260,7 @@ class _Compiler:
             )
             fields = self.fields(return_type, grouped)
 
-            def object_(value: Any, path: Path, info: Any, request: Request) -> Any:
+            def object_(value: Any, path: Path, request: Request) -> Any:
                 if value is None:
                     return None
                 return _execute_fields(fields, value, path, request)
@@ -260,21 +270,26 @@ class _Compiler:
 
     @staticmethod
     def list_completer(item: Completer) -> Completer:
-        def list_(value: Any, path: Path, info: Any, request: Request) -> Any:
+        def list_(value: Any, path: Path, request: Request) -> Any:
             if value is None:
                 return None
             if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
                 raise Fallback
-            completed = []
+            completed: list[Any] = []
             pending: list[int] = []
-            for index, element in enumerate(value):
-                if is_awaitable(element):
-                    _close([element])
-                    raise Fallback
-                result = item(element, Path(path, index, None), info, request)
-                if is_awaitable(result):
-                    pending.append(index)
-                completed.append(result)
+            try:
+                for index, element in enumerate(value):
+                    if is_awaitable(element):
+                        completed.append(element)
+                        raise Fallback("an awaitable list item")
+                    result = item(element, Path(path, index, None), request)
+                    if is_awaitable(result):
+                        pending.append(index)
+                    completed.append(result)
+            except Exception as error:
+                if pending:
+                    return _settle([completed[i] for i in pending], error)
+                raise
             if not pending:
                 return completed
             return _gather_list(completed, pending)
@@ -282,7 +297,7 @@ class _Compiler:
         return list_
 
 
-def _unsupported(value: Any, path: Path, info: Any, request: Request) -> Any:
+def _unsupported(value: Any, path: Path, request: Request) -> Any:
     raise Unsupported
 
 
@@ -354,9 +369,7 @@ def _execute_fields(fields: list[_Field], source: Any, path: Path | None, reques
                     results[key] = coerced
                     continue
                 field_path = Path(path, key, field.parent.name)
-                completed = field.complete(
-                    value, field_path, _info(field, field_path, request), request
-                )
+                completed = field.complete(value, field_path, request)
             else:
                 field_path = Path(path, key, field.parent.name)
                 info = _info(field, field_path, request)
@@ -365,14 +378,15 @@ def _execute_fields(fields: list[_Field], source: Any, path: Path | None, reques
                     args = get_argument_values(field.field_def, field.nodes[0], request.variables)
                 value = field.resolve(source, info, **args)
                 if is_awaitable(value):
-                    completed = _complete_later(field, value, field_path, info, request)
+                    completed = _complete_later(field, value, field_path, request)
                 else:
-                    completed = field.complete(value, field_path, info, request)
+                    completed = field.complete(value, field_path, request)
             if is_awaitable(completed):
                 pending.append((key, completed))
             results[key] = completed
-    except BaseException:
-        _close([awaitable for _, awaitable in pending])
+    except Exception as error:
+        if pending:
+            return _settle([awaitable for _, awaitable in pending], error)
         raise
     if not pending:
         return results
@@ -401,9 +415,9 @@ def _info(field: _Field, path: Path, request: Request) -> Any:
 
 
 async def _complete_later(
-    field: _Field, value: Awaitable[Any], path: Path, info: Any, request: Request
+    field: _Field, value: Awaitable[Any], path: Path, request: Request
 ) -> Any:
-    completed = field.complete(await value, path, info, request)
+    completed = field.complete(await value, path, request)
     if is_awaitable(completed):
         return await completed
     return completed
@@ -440,12 +454,10 @@ async def _gather_list(completed: list[Any], pending: list[int]) -> list[Any]:
     return completed
 
 
-def _close(awaitables: Iterable[Any]) -> None:
-    """Coroutines a failed plan created but will never await (no "never awaited" warning)."""
-    for awaitable in awaitables:
-        close = getattr(awaitable, "close", None)
-        if asyncio.iscoroutine(awaitable) and close is not None:
-            close()
+async def _settle(started: list[Awaitable[Any]], error: Exception) -> Any:
+    """Let what already started finish (as graphql-core does), then hand over."""
+    await asyncio.gather(*started, return_exceptions=True)
+    raise error
 
 
 def compile_plan(

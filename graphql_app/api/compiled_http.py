@@ -94,4 +94,5 @@ async def answer(
 def _json(content_type: str | None) -> bool:
     if content_type is None:
         return False
-    return content_type.partition(";")[0].strip().lower() == media_types.JSON
+    # Exactly as Strawberry's view reads it (case-sensitive), so both paths accept the same.
+    return content_type.partition(";")[0].strip() == media_types.JSON

@@ -32,6 +32,12 @@ _QUOTED_IN_SYNTAX_ERROR = (
 )
 
 
+# graphql-core's messages for an argument it cannot coerce while executing (execution/values.py).
+_ARGUMENT_REFUSED = re.compile(
+    r"(Argument '\w+') (?:has invalid value|of required type '.*' was not provided\.$)"
+)
+
+
 def validation_failures(errors: list[GraphQLError], hide_suggestions: bool) -> list[GraphQLError]:
     """Every validation failure as GRAPHQL_VALIDATION_FAILED (a rule's own extensions kept).
     With `hide_suggestions`, any "Did you mean" is cut too: graphql-core's ScalarLeafsRule
@@ -71,6 +77,9 @@ def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: boo
     variable = variable_message(error, execution_context.schema._schema)
     if variable is not None:
         return _with(error, variable, {"code": "BAD_USER_INPUT"})
+    argument = _invalid_argument(original)
+    if argument is not None:
+        return _with(error, f"{argument} has an invalid value.", {"code": "BAD_USER_INPUT"})
     if original is None and error.path is None:  # a request error as execution starts
         coercion = error.message.startswith("Too many errors processing variables")
         code = "BAD_USER_INPUT" if coercion else "GRAPHQL_VALIDATION_FAILED"
@@ -90,6 +99,16 @@ def _shape(execution_context: ExecutionContext, error: GraphQLError, parsed: boo
         "Internal server error",
         {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+def _invalid_argument(original: BaseException | None) -> str | None:
+    """ "Argument 'x'" when graphql-core refused an argument as it executed: a variable that
+    passed its own coercion but not the argument's (null for `$s: Boolean = false` given to
+    `@skip(if: $s)`). The client's input, not a failure of ours; its details are not kept."""
+    if not isinstance(original, GraphQLError) or original.original_error is not None:
+        return None
+    found = _ARGUMENT_REFUSED.match(original.message)
+    return found.group(1) if found else None
 
 
 def _syntax_message(message: str) -> str:

@@ -112,7 +112,7 @@ class KnownDocuments:
                 plan = known.variants[condition] = compile_plan(
                     self.schema, known.document, operation_name, raw_variables or {}
                 )
-        except Fallback:
+        except (Fallback, GraphQLError):  # e.g. a null `@skip(if:)`: graphql-core reports it
             return None
         except Unsupported:
             (self._pinned if key in self._pinned else self._known)[key] = NOT_COMPILED

@@ -181,7 +181,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     )
     hide = not settings.introspection_enabled
     span = tracing.operation_span()
-    compiled = settings.compiled_execution and span is None and supported()
+    compiled = settings.compiled_execution and span is None and supported(schema)
     schema.known = (
         KnownDocuments(
             schema._schema,
