@@ -653,7 +653,8 @@ def print_table(
             for name, sc in samples
             if sc == scenario and name != "ours"
         ]
-        print(f"  {scenario}: {', '.join(ratios)}")
+        if ratios:
+            print(f"  {scenario}: {', '.join(ratios)}")
 
 
 if __name__ == "__main__":
