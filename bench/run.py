@@ -44,6 +44,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 SECRET = "benchmark-secret-that-is-long-enough-0123456789"
 PASSWORD = "benchmark password"
 ME = "query Me { me { id username } }"
+USERS = 32  # callers of the me-users scenario: as many as wrk's connections
 TODOS = (
     "query Todos { todos(first: 20) { edges { node { id title done } }"
     " pageInfo { hasNextPage endCursor } } }"
@@ -135,7 +136,7 @@ def uvicorn(app: str, port: int, app_dir: Path, *extra: str) -> list[str]:
 
 def servers() -> dict[str, Server]:
     """Every server the script knows; `--servers` picks some (ours always runs: it seeds)."""
-    both = {"me": ME, "todos": TODOS}
+    both = {"me": ME, "todos": TODOS, "me-users": ME}
     node_env = {"NODE_ENV": "production", "JWT_SECRET": SECRET}
     known = [
         Server(
@@ -321,15 +322,29 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def wrk(url: str, body: str | None, token: str | None, seconds: int, connections: int) -> Run:
+def wrk(
+    url: str, body: str | None, token: str | list[str] | None, seconds: int, connections: int
+) -> Run:
+    """`token`: one for every request, or a list that requests take in turn."""
     lines = [f"wrk.method = {json.dumps('POST' if body else 'GET')}"]
     if body is not None:
         lines += [
             f"wrk.body = {json.dumps(json.dumps({'query': body}))}",
             'wrk.headers["Content-Type"] = "application/json"',
         ]
-    if token is not None:
+    if isinstance(token, str):
         lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    elif token:
+        listed = ", ".join(json.dumps(f"Bearer {t}") for t in token)
+        lines += [
+            f"local tokens = {{{listed}}}",
+            "local turn = 0",
+            "request = function()",
+            "  turn = turn % #tokens + 1",
+            '  wrk.headers["Authorization"] = tokens[turn]',
+            "  return wrk.format()",
+            "end",
+        ]
     script = "\n".join(lines) + "\n"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
@@ -383,6 +398,23 @@ def seed(base: str) -> str:
     return token
 
 
+def seed_users(base: str, count: int) -> list[str]:
+    """`count` more users (no todos), each with an access token: `me` by many callers."""
+    tokens = []
+    for i in range(count):
+        response = httpx.post(
+            f"{base}/graphql",
+            json={
+                "query": "mutation($u: String!, $p: String!) {"
+                " register(input: {username: $u, password: $p}) { accessToken } }",
+                "variables": {"u": f"bench-user-{i}", "p": PASSWORD},
+            },
+            timeout=30,
+        )
+        tokens.append(response.json()["data"]["register"]["accessToken"])
+    return tokens
+
+
 def answer(url: str, query: str, token: str) -> Any:
     response = httpx.post(
         url, json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=30
@@ -415,7 +447,9 @@ class Bench:
     background: float = 0.0  # database operations per second with every server idle
     disturbed: list[str] = field(default_factory=list)
 
-    def measure(self, label: str, pid: int, url: str, body: str | None, token: str) -> Sample:
+    def measure(
+        self, label: str, pid: int, url: str, body: str | None, token: str | list[str]
+    ) -> Sample:
         """One wrk run on a quiet machine; re-run (bounded) when others disturbed it, then
         keep the least disturbed attempt."""
         attempts: list[Sample] = []
@@ -469,7 +503,11 @@ def main() -> int:  # one linear script
         help="comma-separated, from: ours, strawberry, apollo, yoga, naive (no database),"
         " ours-devnull, ours-uvicorn, ours-interpreted (ours started otherwise)",
     )
-    parser.add_argument("--scenarios", default="me,todos", help="comma-separated: me, todos")
+    parser.add_argument(
+        "--scenarios",
+        default="me,todos,me-users",
+        help=f"comma-separated: me, todos, me-users (`me` by {USERS} users in turn)",
+    )
     parser.add_argument(
         "--max-others",
         type=float,
@@ -524,6 +562,7 @@ def main() -> int:  # one linear script
             wait_http(url, procs[s.name], logs[s.name])
         base = f"http://127.0.0.1:{ports['ours']}"
         token = seed(base)
+        many = seed_users(base, USERS) if "me-users" in scenarios else []
         sys.path.insert(0, str(BENCH))
         from naive_app import token as naive_token
 
@@ -532,6 +571,8 @@ def main() -> int:  # one linear script
 
         # Same answers, or the comparison means nothing.
         for scenario in scenarios:
+            if scenario == "me-users":
+                continue  # `me` of other users: checked with `me`
             expected = answer(urls["ours"], known["ours"].queries[scenario], token)
             for s in chosen:
                 if scenario in s.queries and not s.own_token:
@@ -548,9 +589,15 @@ def main() -> int:  # one linear script
         if args.full:
             cases.append((known["ours"], "me, bad token"))
         print(f"warming up, then {rounds} round(s) of {seconds} s per case", flush=True)
+
+        def token_of(s: Server, scenario: str) -> str | list[str]:
+            if scenario == "me, bad token":
+                return token[:-4] + "AAAA"
+            return many if scenario == "me-users" and not s.own_token else tokens[s.name]
+
         for s, scenario in cases:
             query = s.queries.get(scenario, ME)
-            wrk(urls[s.name], query, tokens[s.name], 2, args.connections)
+            wrk(urls[s.name], query, token_of(s, scenario), 2, args.connections)
         idle = opcount(mongo)
         time.sleep(3)
         bench.background = (opcount(mongo) - idle - 1) / 3  # driver heartbeats, per second
@@ -560,7 +607,7 @@ def main() -> int:  # one linear script
             speed.append(calibrate())
             print(f"round {round_ + 1} (core 0 speed check: {speed[-1]:.0f} µs)", flush=True)
             for s, scenario in cases:
-                tok = token[:-4] + "AAAA" if scenario == "me, bad token" else tokens[s.name]
+                tok = token_of(s, scenario)
                 query = s.queries.get(scenario, ME)
                 label = f"{s.name} {scenario}"
                 sample = bench.measure(label, procs[s.name].pid, urls[s.name], query, tok)
