@@ -323,7 +323,7 @@ def _uses_variables(node: FieldNode) -> bool:
     return found
 
 
-def condition_variables(operation: OperationDefinitionNode, document: DocumentNode) -> list[str]:
+def condition_variables(document: DocumentNode) -> list[str]:
     """The variables that `@include`/`@skip` read anywhere in the document: a plan is
     compiled for each combination of their values."""
     names: set[str] = set()
@@ -337,8 +337,7 @@ def condition_variables(operation: OperationDefinitionNode, document: DocumentNo
             elif node.name.value in ("defer", "stream"):
                 raise Unsupported
 
-    visit(document, Finder())
-    del operation  # every fragment may be spread: the whole document is scanned
+    visit(document, Finder())  # every fragment may be spread: the whole document
     return sorted(names)
 
 

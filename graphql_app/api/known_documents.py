@@ -137,7 +137,7 @@ class KnownDocuments:
         if maybe_heavy and not cost.variable:
             return NOT_COMPILED  # the heavy lane's, on the ordinary path
         try:
-            conditions = condition_variables(operation, document)
+            conditions = condition_variables(document)
         except Unsupported:
             return NOT_COMPILED
         return _Known(document, operation, conditions, maybe_heavy)
